@@ -1,0 +1,104 @@
+"""openprotocols: mail, calendars, tasks and contacts kept in sync over open protocols.
+
+Importing this package does no I/O and loads almost nothing: every name below is
+imported on first use. The layers (see ``docs/architecture.md``):
+
+- :mod:`openprotocols.model` — immutable items, folders, accounts, bindings;
+- :mod:`openprotocols.backends` — the collection protocol and the protocol backends;
+- :mod:`openprotocols.plugins` / :mod:`openprotocols.hookspecs` — how backends are found;
+- :mod:`openprotocols.network` — the one network layer every connection goes through;
+- :mod:`openprotocols.errors` — every error, in one hierarchy;
+- :mod:`openprotocols.testing` — contract tests and embedded servers for backend authors.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import connect
+    from .errors import OpenProtocolsError
+    from .hookspecs import hookimpl
+    from .model import (
+        Account,
+        AccountOptions,
+        Appointment,
+        Binding,
+        Contact,
+        ContactGroup,
+        Endpoint,
+        Folder,
+        FolderKind,
+        FolderRole,
+        Message,
+        Security,
+        Task,
+    )
+    from .network import Network
+    from .plugins import get_plugin_manager
+
+__all__ = [
+    "Account",
+    "AccountOptions",
+    "Appointment",
+    "Binding",
+    "Contact",
+    "ContactGroup",
+    "Endpoint",
+    "Folder",
+    "FolderKind",
+    "FolderRole",
+    "Message",
+    "Network",
+    "OpenProtocolsError",
+    "Security",
+    "Task",
+    "__version__",
+    "connect",
+    "get_plugin_manager",
+    "hookimpl",
+]
+
+_LAZY = {
+    "connect": "._api",
+    "OpenProtocolsError": ".errors",
+    "hookimpl": ".hookspecs",
+    "Network": ".network",
+    "get_plugin_manager": ".plugins",
+    **dict.fromkeys(
+        (
+            "Account",
+            "AccountOptions",
+            "Appointment",
+            "Binding",
+            "Contact",
+            "ContactGroup",
+            "Endpoint",
+            "Folder",
+            "FolderKind",
+            "FolderRole",
+            "Message",
+            "Security",
+            "Task",
+        ),
+        ".model",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("openprotocols")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openprotocols' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

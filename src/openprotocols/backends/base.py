@@ -1,0 +1,406 @@
+"""The collection protocol: the one seam every backend, store and sync meets at.
+
+Terminology
+-----------
+
+*backend*
+    A class that reaches one kind of server (or store) and provides folders: registered
+    under a unique :attr:`Backend.name` by a plugin (see :mod:`openprotocols.plugins`).
+    An instance is connected to one account.
+*collection*
+    One folder of items on a backend: a calendar, an address book, a mailbox.
+*id*
+    The collection's stable name for an item: a DAV href, an IMAP UID, a store key.
+    Ids are chosen by the collection (:meth:`Collection.create` returns the new one).
+*version*
+    An opaque tag that changes whenever the item changes: an ETag, a modseq. Every write
+    names the version it expects (``if_match``) and fails with
+    :class:`~openprotocols.errors.ConflictError` if the item moved on meanwhile.
+*state*
+    An opaque string from :meth:`Collection.changes` that lets the next call report only
+    what changed since (a sync token, UIDVALIDITY + HIGHESTMODSEQ).
+
+Writing a backend
+-----------------
+
+Subclass :class:`Backend` and :class:`Collection`, declare what they can do in class
+attributes (:attr:`Backend.capabilities`, :attr:`Backend.kinds`), and implement the
+abstract methods. The public methods here are *template methods*: they check read-only
+state, capabilities and item kinds once, for every backend, before calling the
+underscored method the backend implements — a backend cannot forget those checks, and
+nothing is sent when they fail. Reads are batched: implement :meth:`Collection._get_batch`
+and the base class keeps memory bounded by :attr:`Collection.batch_size`.
+
+:class:`openprotocols.backends.memory.MemoryBackend` is the reference implementation,
+and :class:`openprotocols.testing.BackendContractTests` checks any backend against this
+protocol.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, ClassVar, Generic, Self, TypeVar
+
+import attrs
+
+from openprotocols.errors import CapabilityError, NotFoundError, ReadOnlyError
+from openprotocols.model._base import Item, to_tuple
+from openprotocols.model.folders import Folder, FolderKind
+
+if TYPE_CHECKING:
+    from openprotocols.model.accounts import Account
+    from openprotocols.network import Network
+
+__all__ = [
+    "Backend",
+    "Capability",
+    "Changes",
+    "Collection",
+    "Entry",
+    "ItemRef",
+]
+
+log = logging.getLogger(__name__)
+
+I = TypeVar("I", bound=Item)  # noqa: E741 - the conventional name for an item type
+
+
+class Capability(enum.Flag):
+    """What a backend can do beyond the protocol every backend implements."""
+
+    NONE = 0
+    INCREMENTAL = enum.auto()
+    """:meth:`Collection.changes` costs O(changes) given a state (sync tokens, CONDSTORE);
+    without it, changes are found by listing every item's version."""
+    CREATE_FOLDERS = enum.auto()
+    RENAME_FOLDERS = enum.auto()
+    DELETE_FOLDERS = enum.auto()
+
+
+#: The folder operations and the capability each needs.
+FOLDER_OPERATIONS: dict[str, Capability] = {
+    "_create_folder": Capability.CREATE_FOLDERS,
+    "_rename_folder": Capability.RENAME_FOLDERS,
+    "_delete_folder": Capability.DELETE_FOLDERS,
+}
+
+
+@attrs.frozen
+class ItemRef:
+    """An item's id in its collection and the version the collection holds."""
+
+    id: str
+    version: str
+
+
+@attrs.frozen
+class Entry(Generic[I]):
+    """An item as a collection holds it: its id, its version and the item itself."""
+
+    id: str
+    version: str
+    item: I
+
+    @property
+    def ref(self) -> ItemRef:
+        """The entry's id and version."""
+        return ItemRef(self.id, self.version)
+
+
+@attrs.frozen
+class Changes:
+    """What changed in a collection since a state.
+
+    ``changed`` lists the items created or modified, with their new versions; ``deleted``
+    the ids of items that are gone; ``state`` is what to pass next time.
+
+    When ``full`` is true the collection could not answer incrementally (no state given,
+    the state expired, the collection was replaced): ``changed`` then lists *every* item
+    the collection holds, ``deleted`` is empty, and the caller must treat any item it knew
+    that is not listed as deleted — after re-associating items by content, never as a
+    mass delete.
+    """
+
+    changed: tuple[ItemRef, ...] = attrs.field(converter=to_tuple)
+    deleted: tuple[str, ...] = attrs.field(converter=to_tuple)
+    state: str
+    full: bool = False
+
+
+class Collection(abc.ABC, Generic[I]):
+    """One folder of items on a backend. Obtained from :meth:`Backend.collection`."""
+
+    batch_size: int = 100
+    """How many items :meth:`get` asks :meth:`_get_batch` for at a time (a class default
+    a backend sets; an instance may lower it)."""
+
+    def __init__(self, backend: Backend, folder: Folder) -> None:
+        self.backend = backend
+        self.folder = folder
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.backend.name}:{self.folder.id}>"
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused (the folder or the whole backend is read-only)."""
+        return self.folder.read_only or self.backend.read_only
+
+    def accepts(self, item: Item) -> bool:
+        """Whether this collection can hold ``item``. By default: items of the folder's kind."""
+        return str(item.kind) == str(self.folder.kind)
+
+    # -- reading ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def changes(self, since: str | None = None) -> Changes:
+        """Report what changed since ``since`` (a state from an earlier call).
+
+        ``since=None`` lists every item (``full=True``). A state the collection cannot
+        use any more also gives a full listing, never an error and never a partial answer.
+        """
+
+    def list(self) -> tuple[ItemRef, ...]:
+        """Every item's id and version."""
+        return self.changes(None).changed
+
+    def get(self, ids: Iterable[str]) -> Iterator[Entry[I]]:
+        """Fetch items by id, :attr:`batch_size` at a time, in no particular order.
+
+        Ids that no longer exist are skipped (an item may be deleted between
+        :meth:`changes` and :meth:`get`); compare the ids received with those asked.
+        """
+        batch: list[str] = []
+        for item_id in ids:
+            batch.append(item_id)
+            if len(batch) >= self.batch_size:
+                yield from self._get_batch(batch)
+                batch = []
+        if batch:
+            yield from self._get_batch(batch)
+
+    def get_one(self, id: str) -> Entry[I]:
+        """Fetch one item.
+
+        :raises NotFoundError: there is no item with that id.
+        """
+        for entry in self._get_batch([id]):
+            return entry
+        raise NotFoundError(
+            f"no item {id!r} in {self.folder.id}",
+            id=id,
+            backend=self.backend.name,
+            url=self.folder.id,
+        )
+
+    @abc.abstractmethod
+    def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[I]]:
+        """Fetch at most :attr:`batch_size` items; skip ids that do not exist."""
+
+    # -- writing (checked here, once, for every backend) -----------------------
+
+    def create(self, item: I) -> ItemRef:
+        """Add a new item; the collection picks its id.
+
+        :raises ReadOnlyError: the collection is read-only.
+        :raises CapabilityError: the collection cannot hold this kind of item.
+        :raises AlreadyExistsError: an item with the same identity (e.g. UID) exists.
+        """
+        self._check_writable()
+        self._check_accepts(item)
+        ref = self._create(item)
+        log.debug("Created %s in %r", ref.id, self)
+        return ref
+
+    def put(self, id: str, item: I, *, if_match: str) -> ItemRef:
+        """Replace an item, if it is still at version ``if_match``.
+
+        :returns: the item's id and new version.
+        :raises ConflictError: the item is at another version (``current_version`` says
+            which) — nothing was written.
+        :raises NotFoundError: the item was deleted.
+        """
+        self._check_writable()
+        self._check_accepts(item)
+        ref = self._put(id, item, if_match)
+        log.debug("Updated %s in %r", id, self)
+        return ref
+
+    def delete(self, id: str, *, if_match: str) -> None:
+        """Delete an item, if it is still at version ``if_match``.
+
+        :raises ConflictError: the item is at another version — nothing was deleted.
+        :raises NotFoundError: the item is already gone.
+        """
+        self._check_writable()
+        self._delete(id, if_match)
+        log.debug("Deleted %s from %r", id, self)
+
+    @abc.abstractmethod
+    def _create(self, item: I) -> ItemRef: ...
+
+    @abc.abstractmethod
+    def _put(self, id: str, item: I, if_match: str) -> ItemRef: ...
+
+    @abc.abstractmethod
+    def _delete(self, id: str, if_match: str) -> None: ...
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"{self.folder.display_name} is read-only",
+                backend=self.backend.name,
+                url=self.folder.id,
+            )
+
+    def _check_accepts(self, item: Item) -> None:
+        if not self.accepts(item):
+            raise CapabilityError(
+                f"{self.folder.display_name} holds {self.folder.kind} items, "
+                f"not {type(item).__name__}",
+                capability=f"kind:{item.kind}",
+                backend=self.backend.name,
+                url=self.folder.id,
+            )
+
+
+class Backend(abc.ABC):
+    """A provider of collections, connected to one account.
+
+    Class attributes declare what the backend is and can do; the plugin registry checks
+    them when the class is registered. Use it as a context manager, or call
+    :meth:`open` and :meth:`close`::
+
+        with openprotocols.connect(account, "caldav") as backend:
+            for folder in backend.list_folders(): ...
+    """
+
+    name: ClassVar[str]
+    """The registry key (``"imap"``, ``"caldav"``); also used in error messages."""
+    description: ClassVar[str] = ""
+    """One line for ``openprotocols capabilities`` and the docs."""
+    kinds: ClassVar[frozenset[FolderKind]] = frozenset()
+    """The folder kinds this backend can hold."""
+    capabilities: ClassVar[Capability] = Capability.NONE
+    read_only: bool = False
+    """``True`` when no collection of this backend can be written (a class or an instance
+    attribute: a server may say so only once connected)."""
+
+    def __init__(self, account: Account, *, network: Network | None = None) -> None:
+        from openprotocols.network import Network
+
+        self.account = account
+        self.network = network if network is not None else Network()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.account.email}>"
+
+    # -- life cycle ------------------------------------------------------------
+
+    def open(self) -> None:  # noqa: B027 - optional hook with a default
+        """Connect and log in. Called by :func:`openprotocols.connect`; by default nothing."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a default
+        """Release connections. Safe to call more than once; by default nothing."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- folders ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def list_folders(self) -> list[Folder]:
+        """Every folder of the account on this backend, parents before children."""
+
+    @abc.abstractmethod
+    def collection(self, folder: Folder | str) -> Collection[Item]:
+        """The collection for a folder (or a folder id).
+
+        :raises NotFoundError: there is no such folder.
+        """
+
+    def create_folder(
+        self,
+        name: str,
+        kind: FolderKind | str,
+        *,
+        parent: str | None = None,
+        display_name: str | None = None,
+        color: str | None = None,
+    ) -> Folder:
+        """Create a folder.
+
+        :raises CapabilityError: the backend cannot create folders, or not of this kind.
+        :raises AlreadyExistsError: a folder with that name exists.
+        """
+        kind = FolderKind(kind)
+        self._require(Capability.CREATE_FOLDERS, "create folders")
+        self._check_writable()
+        if kind not in self.kinds:
+            raise CapabilityError(
+                f"{self.name} cannot hold {kind} folders",
+                capability=f"kind:{kind}",
+                backend=self.name,
+            )
+        return self._create_folder(
+            name, kind, parent=parent, display_name=display_name or name, color=color
+        )
+
+    def rename_folder(self, folder: Folder | str, new_name: str) -> Folder:
+        """Rename a folder (its display name; also its id where the protocol says so)."""
+        self._require(Capability.RENAME_FOLDERS, "rename folders")
+        self._check_writable()
+        return self._rename_folder(self._folder_id(folder), new_name)
+
+    def delete_folder(self, folder: Folder | str) -> None:
+        """Delete a folder and everything in it."""
+        self._require(Capability.DELETE_FOLDERS, "delete folders")
+        self._check_writable()
+        self._delete_folder(self._folder_id(folder))
+
+    # Implement these when declaring the matching capability; the registry checks that
+    # every declared folder capability has its method.
+    def _create_folder(
+        self,
+        name: str,
+        kind: FolderKind,
+        *,
+        parent: str | None,
+        display_name: str,
+        color: str | None,
+    ) -> Folder:
+        raise CapabilityError("cannot create folders", backend=self.name)
+
+    def _rename_folder(self, folder_id: str, new_name: str) -> Folder:
+        raise CapabilityError("cannot rename folders", backend=self.name)
+
+    def _delete_folder(self, folder_id: str) -> None:
+        raise CapabilityError("cannot delete folders", backend=self.name)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _require(self, capability: Capability, what: str) -> None:
+        if capability not in self.capabilities:
+            raise CapabilityError(
+                f"{self.name} cannot {what}", capability=capability.name, backend=self.name
+            )
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"{self.name} is read-only", backend=self.name)
+
+    @staticmethod
+    def _folder_id(folder: Folder | str) -> str:
+        return folder if isinstance(folder, str) else folder.id

@@ -1,0 +1,126 @@
+"""The memory backend: the contract, plus what only a reference implementation shows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from openprotocols import connect
+from openprotocols.backends.base import Collection
+from openprotocols.backends.memory import MemoryBackend, MemoryServer
+from openprotocols.errors import CapabilityError, ReadOnlyError
+from openprotocols.model import Account, Appointment, Endpoint, Folder, FolderKind, Item
+from openprotocols.plugins import get_plugin_manager
+from openprotocols.testing import BackendContractTests
+
+
+@pytest.fixture
+def server_name() -> Iterator[str]:
+    """A process-wide memory server name of its own, forgotten afterwards."""
+    name = f"test-{uuid.uuid4().hex}"
+    yield name
+    MemoryServer.forget(name)
+
+
+def account_for(server_name: str) -> Account:
+    """An account whose memory endpoint names the server."""
+    return Account(
+        email="ann@example.test",
+        endpoints=[Endpoint(protocol="memory", host=server_name, port=1)],
+    )
+
+
+class TestMemoryBackend(BackendContractTests):
+    """The memory backend passes the collection-protocol contract."""
+
+    @pytest.fixture
+    def backend(self, server_name: str) -> Iterator[MemoryBackend]:
+        """A memory backend connected through openprotocols.connect()."""
+        pm = get_plugin_manager(entry_points=False)
+        with connect(account_for(server_name), "memory", plugin_manager=pm) as backend:
+            assert isinstance(backend, MemoryBackend)
+            yield backend
+
+    @pytest.fixture
+    def read_only_collection(self, backend: MemoryBackend, kind: FolderKind) -> Collection[Item]:
+        """A folder the server marks read-only."""
+        folder = backend.server.add_folder(
+            Folder(id=f"ro-{kind}", kind=kind, display_name="Read-only", read_only=True)
+        )
+        return backend.collection(folder)
+
+
+def test_connections_to_one_server_share_data(server_name: str) -> None:
+    """Two accounts naming the same memory host see the same folders and items."""
+    one = MemoryBackend(account_for(server_name))
+    two = MemoryBackend(account_for(server_name))
+    folder = one.create_folder("Calendar", FolderKind.CALENDAR)
+    item = Appointment.new(subject="Shared", start=_when(), end=_when(1))
+    ref = one.collection(folder).create(item)
+    assert two.collection(folder.id).get_one(ref.id).item == item
+
+
+def test_read_only_backend_refuses_folder_changes(server_name: str) -> None:
+    """A read-only backend refuses folder creation before touching the server."""
+    backend = MemoryBackend(account_for(server_name), read_only=True)
+    with pytest.raises(ReadOnlyError):
+        backend.create_folder("Calendar", FolderKind.CALENDAR)
+    assert backend.list_folders() == []
+
+
+def test_forget_history_turns_the_next_changes_full(server_name: str) -> None:
+    """An expired state gives a full listing of the current items."""
+    backend = MemoryBackend(account_for(server_name))
+    collection = backend.collection(backend.create_folder("Cal", FolderKind.CALENDAR))
+    ref = collection.create(Appointment.new(subject="A", start=_when(), end=_when(1)))
+    state = collection.changes().state
+    backend.server.forget_history(collection.folder.id)
+    changes = collection.changes(state)
+    assert changes.full
+    assert [r.id for r in changes.changed] == [ref.id]
+
+
+def test_replace_folder_gives_new_ids_and_full_listing(server_name: str) -> None:
+    """A server-side reset keeps the items under new ids and invalidates old states."""
+    backend = MemoryBackend(account_for(server_name))
+    collection = backend.collection(backend.create_folder("Cal", FolderKind.CALENDAR))
+    item = Appointment.new(subject="A", start=_when(), end=_when(1))
+    old = collection.create(item)
+    state = collection.changes().state
+    backend.server.replace_folder(collection.folder.id)
+    changes = collection.changes(state)
+    assert changes.full
+    (new,) = changes.changed
+    assert new.id != old.id
+    assert collection.get_one(new.id).item == item
+
+
+def test_create_folder_of_unsupported_kind_is_refused(server_name: str) -> None:
+    """A backend refuses folder kinds it does not declare, before any change."""
+
+    class CalendarsOnly(MemoryBackend):
+        kinds = frozenset({FolderKind.CALENDAR})
+
+    backend = CalendarsOnly(account_for(server_name))
+    with pytest.raises(CapabilityError):
+        backend.create_folder("Contacts", FolderKind.CONTACTS)
+    assert backend.list_folders() == []
+
+
+def test_deleting_a_parent_deletes_children(server_name: str) -> None:
+    """Deleting a folder deletes its sub-folders too."""
+    backend = MemoryBackend(account_for(server_name))
+    parent = backend.create_folder("Parent", FolderKind.MAIL)
+    child = backend.create_folder("Child", FolderKind.MAIL, parent=parent.id)
+    assert child.id == "Parent/Child"
+    assert [f.id for f in backend.list_folders()] == ["Parent", "Parent/Child"]
+    backend.delete_folder(parent)
+    assert backend.list_folders() == []
+
+
+def _when(hours: int = 0):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC) + dt.timedelta(hours=hours)
