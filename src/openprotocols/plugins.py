@@ -5,9 +5,11 @@ embedding product builds exactly the one it wants) in three steps:
 
 1. the built-in plugins (:data:`DEFAULT_PLUGINS`) are registered, as ordinary plugins;
 2. the ``openprotocols`` entry-point group is loaded one entry point at a time: one that
-   fails to import or to register is recorded in :attr:`PluginManager.failures` and
-   logged, and the others load regardless;
-3. ``check_pending()`` refuses hook implementations that match no hook.
+   fails to import, implements a hook that does not exist, or fails validation is
+   recorded in :attr:`PluginManager.failures`, logged and unregistered, and the others
+   load regardless;
+3. ``check_pending()`` refuses hook implementations that match no hook;
+4. the registries are built by calling the registration hooks.
 
 Environment variables (read when the manager is built):
 
@@ -18,9 +20,10 @@ Environment variables (read when the manager is built):
 ``OPENPROTOCOLS_TRACE_HOOKS``
     Any non-empty value: log every hook call at debug level.
 
-The registries (:meth:`PluginManager.backends`, :meth:`PluginManager.discovery_providers`)
-are built on first use by calling the registration hooks; each plugin's hook runs on its
-own, so one plugin that raises or registers a duplicate is reported, not fatal.
+Each plugin's registration hook is called through pluggy on its own, in registration
+order, so one plugin that raises or registers a duplicate name is reported, not fatal,
+and the built-ins always claim their names first. When :func:`get_plugin_manager`
+returns, :attr:`PluginManager.failures` is complete.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import itertools
 import logging
 import os
 import threading
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -211,14 +216,14 @@ class PluginManager(pluggy.PluginManager):
         self._discovery: DiscoveryRegistry | None = None
 
     def backends(self) -> BackendRegistry:
-        """Every registered backend class (built on first call)."""
+        """Every registered backend class."""
         with self._lock:
             if self._backends is None:
                 self._backends = self._collect(BackendRegistry(), "openprotocols_register_backends")
             return self._backends
 
     def discovery_providers(self) -> DiscoveryRegistry:
-        """Every registered discovery provider class (built on first call)."""
+        """Every registered discovery provider class."""
         with self._lock:
             if self._discovery is None:
                 self._discovery = self._collect(
@@ -227,16 +232,25 @@ class PluginManager(pluggy.PluginManager):
             return self._discovery
 
     def _collect(self, registry: Any, hook_name: str) -> Any:
-        """Call each plugin's registration hook on its own, in registration order."""
-        caller: pluggy.HookCaller = getattr(self.hook, hook_name)
-        # get_hookimpls() lists implementations in registration order (pluggy *calls*
-        # them in reverse); this order lets the built-ins claim their names first.
-        for impl in caller.get_hookimpls():
-            registry._current_plugin = impl.plugin_name
+        """Call each plugin's registration hook through pluggy, one plugin at a time.
+
+        Calling them one by one (in registration order, built-ins first) is what lets a
+        plugin that raises be reported while the others still register; going through
+        pluggy keeps its semantics: argument subsets, wrappers, hook-call tracing.
+        """
+        plugins = self.list_name_plugin()
+        for name, plugin in plugins:
+            if plugin is None or not self.get_hookcallers(plugin):
+                continue
+            others = [p for n, p in plugins if n != name and p is not None]
+            caller = self.subset_hook_caller(hook_name, remove_plugins=others)
+            if not caller.get_hookimpls():
+                continue
+            registry._current_plugin = name
             try:
-                impl.function(registry=registry)
+                caller(registry=registry)
             except Exception as exc:  # a plugin's bug must not take the host down
-                self._fail(impl.plugin_name, hook_name, exc)
+                self._fail(name, hook_name, exc)
         registry._current_plugin = "<unknown>"
         return registry
 
@@ -263,11 +277,27 @@ class PluginManager(pluggy.PluginManager):
                 continue
             try:
                 self.register(plugin, name=ep.name)
+                self._check_hooks_of(ep.name)
             except Exception as exc:  # e.g. pluggy.PluginValidationError
+                if self.get_plugin(ep.name) is not None:
+                    self.unregister(name=ep.name)
                 self._fail(ep.name, "register", exc)
                 continue
             loaded += 1
         return loaded
+
+    def _check_hooks_of(self, name: str) -> None:
+        """Refuse a plugin implementing a hook that does not exist (a typo, an old name).
+
+        pluggy's ``check_pending()`` checks every plugin at once; checking each installed
+        plugin on its own lets one with a typo be reported rather than stop the host.
+        """
+        plugin = self.get_plugin(name)
+        for caller in self.get_hookcallers(plugin) or ():
+            if caller.spec is None:
+                raise pluggy.PluginValidationError(
+                    plugin, f"unknown hook {caller.name!r} in plugin {name!r}"
+                )
 
 
 def get_plugin_manager(
@@ -282,13 +312,22 @@ def get_plugin_manager(
     :param plugins: extra plugin objects (modules or instances) to register after the
         built-ins, e.g. a product's own backends.
     :raises PluginError: a built-in or an explicitly given plugin is invalid (those are
-        the caller's own code, so they are not merely reported).
+        the caller's own code, so they are not merely reported). An installed plugin that
+        fails is recorded in :attr:`PluginManager.failures` and logged instead.
     """
     pm = PluginManager()
-    for module_name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
-    for plugin in plugins:
-        pm.register(plugin)
+    try:
+        for module_name in DEFAULT_PLUGINS:
+            pm.register(importlib.import_module(module_name), name=module_name)
+        for plugin in plugins:
+            name = base = _plugin_name(plugin)
+            for n in itertools.count(2):
+                if not pm.has_plugin(name):
+                    break
+                name = f"{base}#{n}"  # two instances of one plugin class
+            pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc), plugin=pm.get_name(exc.plugin)) from exc
     if entry_points is None:
         entry_points = not os.environ.get("OPENPROTOCOLS_DISABLE_PLUGIN_AUTOLOAD")
     if entry_points:
@@ -301,7 +340,17 @@ def get_plugin_manager(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc), plugin=pm.get_name(exc.plugin)) from exc
+    pm.backends()  # build the registries now, so that `failures` is complete
+    pm.discovery_providers()
     return pm
+
+
+def _plugin_name(plugin: object) -> str:
+    """A readable name for an explicitly given plugin: a module's name, else its class's."""
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _trace_hooks(pm: PluginManager) -> None:

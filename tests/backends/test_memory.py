@@ -28,7 +28,7 @@ def account_for(server_name: str) -> Account:
     """An account whose memory endpoint names the server."""
     return Account(
         email="ann@example.test",
-        endpoints=[Endpoint(protocol="memory", host=server_name, port=1)],
+        endpoints=[Endpoint(protocol="memory", host=server_name)],
     )
 
 

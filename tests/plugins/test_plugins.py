@@ -165,6 +165,59 @@ def test_entry_points_load_and_broken_ones_are_reported(
     assert "plugin 'broken' failed at load" in caplog.text
 
 
+def test_installed_plugin_with_unknown_hook_is_reported(site: Path) -> None:
+    """An installed plugin with a misspelt hook is reported and unregistered, not fatal."""
+    write_distribution(
+        site, "op-test-good", {"good": "op_test_good"}, {"op_test_good": GOOD_PLUGIN}
+    )
+    write_distribution(
+        site,
+        "op-test-typo",
+        {"typo": "op_test_typo"},
+        {
+            "op_test_typo": """
+        import openprotocols
+
+        @openprotocols.hookimpl
+        def openprotocols_register_backend(registry):
+            pass
+    """
+        },
+    )
+    pm = get_plugin_manager()
+    assert "good" in pm.backends()
+    (failure,) = pm.failures
+    assert (failure.name, failure.stage) == ("typo", "register")
+    assert "unknown hook 'openprotocols_register_backend'" in str(failure.error)
+    assert pm.get_plugin("typo") is None
+
+
+def test_hooks_run_through_pluggy_with_its_semantics() -> None:
+    """Registration hooks may take fewer arguments and be wrappers, as pluggy allows."""
+    calls: list[str] = []
+
+    class NoArgs:
+        @openprotocols.hookimpl
+        def openprotocols_register_backends(self):  # type: ignore[no-untyped-def]
+            calls.append("no-args")
+
+    class Wrapper:
+        @openprotocols.hookimpl(wrapper=True)
+        def openprotocols_register_backends(self, registry):  # type: ignore[no-untyped-def]
+            calls.append("wrapper")
+            return (yield)
+
+    pm = get_plugin_manager(entry_points=False, plugins=[NoArgs(), Wrapper()])
+    assert calls == ["no-args", "wrapper"]
+    assert pm.failures == []
+
+
+def test_explicit_plugins_get_readable_names() -> None:
+    """A plugin object passed in is named after its class, and origin() says so."""
+    pm = get_plugin_manager(entry_points=False, plugins=[Plugin()])
+    assert pm.backends().origin("minimal") == f"{__name__}.Plugin"
+
+
 def test_autoload_can_be_disabled(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """OPENPROTOCOLS_DISABLE_PLUGIN_AUTOLOAD keeps installed plugins out."""
     write_distribution(
@@ -193,15 +246,11 @@ def test_trace_hooks_logs_hook_calls(
 ) -> None:
     """OPENPROTOCOLS_TRACE_HOOKS logs every hook call at debug level."""
     monkeypatch.setenv("OPENPROTOCOLS_TRACE_HOOKS", "1")
-    pm = get_plugin_manager(entry_points=False)
     with caplog.at_level(logging.DEBUG, logger="openprotocols.plugins"):
-        pm.hook.openprotocols_register_backends(registry=_Sink())
-    assert "hook openprotocols_register_backends" in caplog.text
-
-
-class _Sink:
-    def add(self, cls: type) -> None:
-        pass
+        get_plugin_manager(entry_points=False)
+    assert (
+        "hook openprotocols_register_backends -> ['openprotocols.backends.memory']" in caplog.text
+    )
 
 
 def test_unknown_hook_is_refused() -> None:
@@ -224,7 +273,7 @@ def test_hook_with_unknown_argument_is_refused() -> None:
         def openprotocols_register_backends(self, registry, extra):  # type: ignore[no-untyped-def]
             pass
 
-    with pytest.raises(pluggy.PluginValidationError):
+    with pytest.raises(PluginError, match="unknown hook argument|extra"):
         get_plugin_manager(entry_points=False, plugins=[Wrong()])
 
 

@@ -48,7 +48,9 @@ def _secret(value: Secret | str | None) -> Secret | None:
     return Secret(value)
 
 
-def _port(value: int) -> int:
+def _port(value: int | None) -> int | None:
+    if value is None:
+        return None
     port = int(value)
     if not 0 < port < 65536:
         raise ConfigurationError(f"port {value!r} is not between 1 and 65535")
@@ -60,13 +62,14 @@ class Endpoint:
     """One server the account uses for one protocol.
 
     ``protocol`` is a backend name (``"imap"``, ``"smtp"``, ``"caldav"``, ``"carddav"``...).
-    ``path`` is the URL path for HTTP-based protocols (``/dav/``), empty otherwise.
+    ``path`` is the URL path for HTTP-based protocols (``/dav/``); a local backend (a
+    directory of files, a MAPI store) has no host or port and uses ``path`` alone.
     The password is kept as a :class:`Secret`; pass a ``str`` and it is wrapped.
     """
 
     protocol: str
-    host: str
-    port: int = attrs.field(converter=_port)
+    host: str = ""
+    port: int | None = attrs.field(default=None, converter=_port)
     security: Security = attrs.field(default=Security.SSL, converter=Security)
     username: str | None = None
     password: Secret | None = attrs.field(default=None, converter=_secret)
@@ -75,7 +78,10 @@ class Endpoint:
 
     @property
     def url(self) -> str:
-        """The endpoint as a URL without credentials (``https://dav.example.org:8443/dav/``)."""
+        """The endpoint as a URL without credentials (``https://dav.example.org:8443/dav/``);
+        ``protocol:path`` for a local endpoint."""
+        if not self.host:
+            return f"{self.protocol}:{self.path}"
         secure = self.security is not Security.NONE
         scheme = {
             "caldav": "https" if secure else "http",
@@ -83,7 +89,8 @@ class Endpoint:
             "http": "https" if secure else "http",
         }.get(self.protocol, self.protocol + ("s" if self.security is Security.SSL else ""))
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}{self.path}"
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{scheme}://{host}{port}{self.path}"
 
 
 @attrs.frozen(kw_only=True)
