@@ -8,7 +8,6 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-import pluggy
 import pytest
 
 import openprotocols
@@ -273,7 +272,7 @@ def test_hook_with_unknown_argument_is_refused() -> None:
         def openprotocols_register_backends(self, registry, extra):  # type: ignore[no-untyped-def]
             pass
 
-    with pytest.raises(PluginError, match="unknown hook argument|extra"):
+    with pytest.raises(PluginError, match=r"unknown hook argument|extra"):
         get_plugin_manager(entry_points=False, plugins=[Wrong()])
 
 
