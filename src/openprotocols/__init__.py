@@ -60,31 +60,15 @@ __all__ = [
     "hookimpl",
 ]
 
+# Where each exported name lives; every name not listed here comes from the model.
 _LAZY = {
     "connect": "._api",
     "OpenProtocolsError": ".errors",
     "hookimpl": ".hookspecs",
     "Network": ".network",
     "get_plugin_manager": ".plugins",
-    **dict.fromkeys(
-        (
-            "Account",
-            "AccountOptions",
-            "Appointment",
-            "Binding",
-            "Contact",
-            "ContactGroup",
-            "Endpoint",
-            "Folder",
-            "FolderKind",
-            "FolderRole",
-            "Message",
-            "Security",
-            "Task",
-        ),
-        ".model",
-    ),
 }
+_LAZY |= {name: ".model" for name in __all__ if name not in _LAZY and name != "__version__"}
 
 
 def __getattr__(name: str) -> Any:
