@@ -206,3 +206,18 @@ def test_server_fixtures_get_the_servers_marker(
 ) -> None:
     """A test using a server fixture is marked ``servers`` automatically."""
     assert request.node.get_closest_marker("servers") is not None
+
+
+def test_restart_with_a_private_ca_serves_a_fresh_certificate() -> None:
+    """A TLS server without a given CA makes its own on each start, so a restart works."""
+    import niquests
+
+    from openprotocols.testing.servers import RadicaleServer
+
+    server = RadicaleServer(tls=True)
+    for _ in range(2):
+        with server:
+            assert server.ca is not None
+            answer = niquests.get(server.url, verify=str(server.ca.ca_pem), timeout=10)
+            assert answer.status_code in (200, 302)
+        assert server.ca is None  # the private CA went with the working directory

@@ -328,6 +328,22 @@ class BaseServer(abc.ABC):
     name: ClassVar[str] = "server"
     #: The address the server listens on.
     host: str = LOCALHOST
+    #: The CA whose certificate the server presents (``None``: plain, or not started yet).
+    ca: TestCA | None = None
+    _own_ca: TestCA | None = None
+
+    def _tls_ca(self, directory: Path | None = None) -> TestCA:
+        """The CA to present certificates from: the one given, else a private one made
+        now (in ``directory``) and dropped again by :meth:`_release_ca` on stop."""
+        if self.ca is None:
+            self.ca = self._own_ca = TestCA(directory)
+        return self.ca
+
+    def _release_ca(self) -> None:
+        """Delete a private CA made by :meth:`_tls_ca`; a CA that was given stays."""
+        if self._own_ca is not None:
+            self._own_ca.cleanup()
+            self._own_ca = self.ca = None
 
     @abc.abstractmethod
     def start(self) -> Self:
@@ -507,6 +523,7 @@ class ServerProcess(BaseServer):
                 self._last_output = self._collect_output(workdir)
                 if not self.keep_files:
                     shutil.rmtree(workdir, ignore_errors=True)
+            self._release_ca()  # a private CA lived in the working directory
 
     # -- for subclasses ----------------------------------------------------------------
 
@@ -686,12 +703,11 @@ class RadicaleServer(ServerProcess):
                 "--auth-htpasswd-encryption", "plain",
             ]  # fmt: skip
         if self.tls:
-            if self.ca is None:
-                self.ca = TestCA(workdir / "ca")
+            ca = self._tls_ca(workdir / "ca")
             command += [
                 "--ssl", "True",
-                "--certificate", str(self.ca.cert_pem),
-                "--key", str(self.ca.key_pem),
+                "--certificate", str(ca.cert_pem),
+                "--key", str(ca.key_pem),
             ]  # fmt: skip
         return command + self.extra_args
 
@@ -798,15 +814,16 @@ def _imap_greeting_ok(host: str, port: int) -> bool:
         return False
 
 
-class _IMAPServerMixin:
+class _IMAPServerMixin(abc.ABC):
     """IMAP helpers shared by :class:`DovecotServer` and :class:`PymapServer`."""
 
     host: str
     users: dict[str, str]
     ca: TestCA | None
 
+    @abc.abstractmethod
     def _imap_port_for(self, security: IMAPSecurity) -> int:
-        raise NotImplementedError
+        """The port that serves ``security`` (raise if the server has none)."""
 
     def imap_client(
         self,
@@ -1041,12 +1058,11 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
             "mail_fsync = never",
         ]
         if self.tls:
-            if self.ca is None:
-                self.ca = TestCA(workdir / "ca")
+            ca = self._tls_ca(workdir / "ca")
             lines += [
                 "ssl = yes",
-                f"ssl_cert = <{self.ca.cert_pem}",
-                f"ssl_key = <{self.ca.key_pem}",
+                f"ssl_cert = <{ca.cert_pem}",
+                f"ssl_key = <{ca.key_pem}",
             ]
         else:
             lines.append("ssl = no")
@@ -1176,9 +1192,8 @@ class PymapServer(_IMAPServerMixin, ServerProcess):
             "--host", self.host, "--port", str(self._port),
         ]  # fmt: skip
         if self.tls:
-            if self.ca is None:
-                self.ca = TestCA(workdir / "ca")
-            command += ["--cert", str(self.ca.cert_pem), "--key", str(self.ca.key_pem)]
+            ca = self._tls_ca(workdir / "ca")
+            command += ["--cert", str(ca.cert_pem), "--key", str(ca.key_pem)]
         else:
             command.append("--no-tls")
         if self.backend == "dict":
@@ -1471,7 +1486,6 @@ class SMTPServer(BaseServer):
         self.auth_attempts: list[AuthAttempt] = []
         self._controller: Any = None
         self._port = 0
-        self._own_ca: TestCA | None = None
 
     @property
     def running(self) -> bool:
@@ -1505,9 +1519,7 @@ class SMTPServer(BaseServer):
             raise ServerError("smtp server is already running")
         context: ssl.SSLContext | None = None
         if self.security != "plain":
-            if self.ca is None:
-                self._own_ca = self.ca = TestCA()
-            context = self.ca.server_context()
+            context = self._tls_ca().server_context()
         security = self.security
 
         class _SMTP(SMTP):
@@ -1555,9 +1567,7 @@ class SMTPServer(BaseServer):
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
-        if self._own_ca is not None:
-            self._own_ca.cleanup()
-            self._own_ca = self.ca = None
+        self._release_ca()
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -1713,7 +1723,6 @@ class HTTPSServer(BaseServer):
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._own_ca: TestCA | None = None
         for (method, path), target in (routes or {}).items():
             self.route(method, path, target)
 
@@ -1770,9 +1779,7 @@ class HTTPSServer(BaseServer):
             raise ServerError("https server is already running")
         context: ssl.SSLContext | None = None
         if self.tls:
-            if self.ca is None:
-                self._own_ca = self.ca = TestCA()
-            context = self.ca.server_context()
+            context = self._tls_ca().server_context()
         httpd = _HTTPServer((self.host, 0), _RequestHandler, owner=self, context=context)
         thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -1791,9 +1798,7 @@ class HTTPSServer(BaseServer):
             httpd.server_close()
         if thread is not None:
             thread.join(timeout=5)
-        if self._own_ca is not None:
-            self._own_ca.cleanup()
-            self._own_ca = self.ca = None
+        self._release_ca()
 
     def _respond(self, request: Request) -> Response:
         self.requests.append(request)
