@@ -1,0 +1,271 @@
+"""Content lines: the syntax iCalendar (RFC 5545 section 3.1) and vCard (RFC 6350 section 3.3) share.
+
+A stream is a sequence of *content lines* ``[group.]name *(;param=value) :value``,
+folded at 75 octets by a line break followed by one space or tab. This module reads such
+streams into :class:`~openprotocols.model.RawProperty` values and
+:class:`~openprotocols.model.RawComponent` trees *without interpreting any value*, and
+writes them back, so a codec can keep every line it does not understand byte-for-byte.
+
+Reading is tolerant of what real exports do (LF-only or CR-only line ends, stray CRs,
+blank lines, Latin-1 bytes) and records each repair as a :class:`Warning`; it raises
+:class:`~openprotocols.errors.ParseError`, naming the line, only for what cannot be read
+at all (a line without a colon, an ``END`` that closes nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from openprotocols.errors import ParseError
+from openprotocols.model._base import RawComponent, RawProperty
+
+__all__ = [
+    "FOLD_OCTETS",
+    "Line",
+    "Warning",
+    "escape_text",
+    "fold",
+    "format_line",
+    "parse_components",
+    "parse_line",
+    "read_lines",
+    "serialize_component",
+    "split_text",
+    "unescape_text",
+]
+
+FOLD_OCTETS = 75
+"""The longest a physical line may be, without its line break (RFC 5545 section 3.1)."""
+
+_NAME = re.compile(r"[A-Za-z0-9-]+")
+
+
+@attrs.frozen
+class Warning:  # noqa: A001 - a parse warning, not the builtin category
+    """Something a parser repaired or could not map; the data itself was kept."""
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@attrs.frozen
+class Line:
+    """One unfolded content line and the number of its first physical line."""
+
+    number: int
+    text: str
+
+
+def _decode(data: bytes, format: str, warnings: list[Warning]) -> str:  # noqa: A002
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        warnings.append(Warning(line, f"{format} is not UTF-8; read as Latin-1"))
+        return data.decode("latin-1")
+
+
+def read_lines(data: bytes, *, format: str, warnings: list[Warning]) -> Iterator[Line]:  # noqa: A002
+    """Decode and unfold ``data`` into logical lines; blank lines are skipped.
+
+    Accepts CRLF (the standard), LF and CR line ends. A line starting with a space or a
+    tab continues the previous one (the one whitespace character is removed).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"{format} data must be bytes, not {type(data).__name__}")
+    text = _decode(bytes(data), format, warnings)
+    if "\r" in text.replace("\r\n", ""):
+        warnings.append(Warning(None, "bare CR line ends read as line breaks"))
+    physical = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    current: list[str] = []
+    start = 0
+    for number, raw in enumerate(physical, 1):
+        if raw[:1] in (" ", "\t") and current:
+            current.append(raw[1:])
+            continue
+        if current:
+            yield Line(start, "".join(current))
+        current, start = ([raw], number) if raw.strip() else ([], number)
+    if current:
+        yield Line(start, "".join(current))
+
+
+def parse_line(line: Line, *, format: str) -> RawProperty:  # noqa: A002
+    """Split a logical line into group, name, parameters and the raw value.
+
+    Parameter values keep their quotes, and the value is not unescaped, so
+    :func:`format_line` gives back the same text. A vCard 2.1 bare parameter
+    (``TEL;HOME:``) is kept as ``("", "HOME")``.
+
+    :raises ParseError: no colon, or an empty or invalid name.
+    """
+    text = line.text
+    i, length = 0, len(text)
+    while i < length and text[i] not in ";:":
+        i += 1
+    head = text[:i]
+    group, _, name = head.rpartition(".")
+    if not _NAME.fullmatch(name) or (group and not _NAME.fullmatch(group)):
+        raise ParseError(f"not a content line: {text[:60]!r}", format=format, line=line.number)
+    params: list[tuple[str, str]] = []
+    while i < length and text[i] == ";":
+        j = i + 1
+        while j < length and text[j] not in "=;:":
+            j += 1
+        pname = text[i + 1 : j]
+        if j < length and text[j] == "=":
+            j += 1
+            value_start = j
+            quoted = False
+            while j < length and (quoted or text[j] not in ";:"):
+                if text[j] == '"':
+                    quoted = not quoted
+                j += 1
+            params.append((pname, text[value_start:j]))
+        else:  # a vCard 2.1 bare parameter (TEL;HOME;VOICE:) is kept with an empty name
+            params.append(("", pname))
+        i = j
+    if i >= length or text[i] != ":":
+        raise ParseError(
+            f"{name}: no ':' before the value", format=format, line=line.number
+        )
+    return RawProperty(name=name, value=text[i + 1 :], params=tuple(params), group=group or None)
+
+
+def format_line(prop: RawProperty) -> str:
+    """The unfolded text of a property, exactly as :func:`parse_line` read it."""
+    head = f"{prop.group}.{prop.name}" if prop.group else prop.name
+    params = "".join(f";{k}={v}" if k else f";{v}" for k, v in prop.params)
+    return f"{head}{params}:{prop.value}"
+
+
+def fold(text: str) -> bytes:
+    """Encode a logical line as UTF-8 and fold it at :data:`FOLD_OCTETS` octets, never
+    inside a multi-byte character; each continuation starts with one space."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= FOLD_OCTETS:
+        return encoded
+    pieces: list[bytes] = []
+    start, limit = 0, FOLD_OCTETS
+    while len(encoded) - start > limit:
+        end = start + limit
+        while end > start and (encoded[end] & 0xC0) == 0x80:  # a continuation byte
+            end -= 1
+        pieces.append(encoded[start:end])
+        start, limit = end, FOLD_OCTETS - 1  # the leading space counts
+    pieces.append(encoded[start:])
+    return b"\r\n ".join(pieces)
+
+
+def parse_components(
+    lines: Iterable[Line], *, format: str, warnings: list[Warning]  # noqa: A002
+) -> list[RawComponent]:
+    """Build the component tree of ``BEGIN``/``END`` blocks.
+
+    Lines outside any component are refused; an unclosed component at the end is closed
+    with a warning. Returns the top-level components (``VCALENDAR``, ``VCARD``...).
+
+    :raises ParseError: an ``END`` without its ``BEGIN``, or a property outside every
+        component.
+    """
+    stack: list[tuple[str, int, list[RawProperty], list[RawComponent]]] = []
+    top: list[RawComponent] = []
+    for line in lines:
+        prop = parse_line(line, format=format)
+        upper = prop.name.upper()
+        if upper == "BEGIN":
+            stack.append((prop.value.strip(), line.number, [], []))
+        elif upper == "END":
+            name = prop.value.strip()
+            if not stack or stack[-1][0].upper() != name.upper():
+                expected = f"END:{stack[-1][0]}" if stack else "nothing"
+                raise ParseError(
+                    f"END:{name} where {expected} was expected", format=format, line=line.number
+                )
+            top_or_parent = _close(stack.pop())
+            (stack[-1][3] if stack else top).append(top_or_parent)
+        elif not stack:
+            raise ParseError(
+                f"{prop.name} outside of any component", format=format, line=line.number
+            )
+        else:
+            stack[-1][2].append(prop)
+    while stack:
+        name, number = stack[-1][0], stack[-1][1]
+        warnings.append(Warning(number, f"BEGIN:{name} is never closed; closed at the end"))
+        closed = _close(stack.pop())
+        (stack[-1][3] if stack else top).append(closed)
+    return top
+
+
+def _close(entry: tuple[str, int, list[RawProperty], list[RawComponent]]) -> RawComponent:
+    name, _, properties, components = entry
+    return RawComponent(name=name, properties=tuple(properties), components=tuple(components))
+
+
+def serialize_component(component: RawComponent) -> Iterator[bytes]:
+    """The folded lines of a component tree: ``BEGIN``, properties, sub-components, ``END``."""
+    yield fold(f"BEGIN:{component.name}")
+    for prop in component.properties:
+        yield fold(format_line(prop))
+    for child in component.components:
+        yield from serialize_component(child)
+    yield fold(f"END:{component.name}")
+
+
+_ESCAPES = {"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n"}
+
+
+def escape_text(text: str, *, comma: bool = True) -> str:
+    """Escape a TEXT value (backslash, semicolon, comma, newline) per RFC 5545 / 6350.
+
+    ``comma=False`` leaves commas alone, for values where a comma is not special.
+    """
+    text = text.replace("\r\n", "\n")
+    return "".join(_ESCAPES.get(c, c) if comma or c != "," else c for c in text)
+
+
+def unescape_text(value: str) -> str:
+    """Undo :func:`escape_text`; ``\\N`` reads as a newline, an unknown escape as itself."""
+    out: list[str] = []
+    i = 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\" and i + 1 < len(value):
+            nxt = value[i + 1]
+            out.append("\n" if nxt in "nN" else nxt)
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def split_text(value: str, separator: str) -> list[str]:
+    """Split an escaped list or structured value at unescaped ``separator`` (``,`` or ``;``),
+    unescaping each part."""
+    parts: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\" and i + 1 < len(value):
+            current.append(value[i : i + 2])
+            i += 2
+            continue
+        if char == separator:
+            parts.append(unescape_text("".join(current)))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    parts.append(unescape_text("".join(current)))
+    return parts
