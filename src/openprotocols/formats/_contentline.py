@@ -1,4 +1,4 @@
-"""Content lines: the syntax iCalendar (RFC 5545 section 3.1) and vCard (RFC 6350 section 3.3) share.
+"""Content lines: the syntax iCalendar (RFC 5545 3.1) and vCard (RFC 6350 3.3) share.
 
 A stream is a sequence of *content lines* ``[group.]name *(;param=value) :value``,
 folded at 75 octets by a line break followed by one space or tab. This module reads such
@@ -44,7 +44,7 @@ _NAME = re.compile(r"[A-Za-z0-9-]+")
 
 
 @attrs.frozen
-class Warning:  # noqa: A001 - a parse warning, not the builtin category
+class Warning:
     """Something a parser repaired or could not map; the data itself was kept."""
 
     line: int | None
@@ -62,7 +62,7 @@ class Line:
     text: str
 
 
-def _decode(data: bytes, format: str, warnings: list[Warning]) -> str:  # noqa: A002
+def _decode(data: bytes, format: str, warnings: list[Warning]) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -73,7 +73,7 @@ def _decode(data: bytes, format: str, warnings: list[Warning]) -> str:  # noqa: 
         return data.decode("latin-1")
 
 
-def read_lines(data: bytes, *, format: str, warnings: list[Warning]) -> Iterator[Line]:  # noqa: A002
+def read_lines(data: bytes, *, format: str, warnings: list[Warning]) -> Iterator[Line]:
     """Decode and unfold ``data`` into logical lines; blank lines are skipped.
 
     Accepts CRLF (the standard), LF and CR line ends. A line starting with a space or a
@@ -98,7 +98,7 @@ def read_lines(data: bytes, *, format: str, warnings: list[Warning]) -> Iterator
         yield Line(start, "".join(current))
 
 
-def parse_line(line: Line, *, format: str) -> RawProperty:  # noqa: A002
+def parse_line(line: Line, *, format: str) -> RawProperty:
     """Split a logical line into group, name, parameters and the raw value.
 
     Parameter values keep their quotes, and the value is not unescaped, so
@@ -166,7 +166,7 @@ def fold(text: str) -> bytes:
 
 
 def parse_components(
-    lines: Iterable[Line], *, format: str, warnings: list[Warning]  # noqa: A002
+    lines: Iterable[Line], *, format: str, warnings: list[Warning]
 ) -> list[RawComponent]:
     """Build the component tree of ``BEGIN``/``END`` blocks.
 

@@ -1,0 +1,85 @@
+"""Parsing untrusted XML safely: no entities, no DTD, no network, a size cap.
+
+Every XML document openprotocols reads comes from a network peer that may be hostile
+(an Autodiscover answer, a DAV multistatus), so there is one parser for all of them:
+entities are not resolved (no XXE, no billion laughs), a document with a DOCTYPE is
+refused outright, nothing is fetched, and documents above a size cap are refused before
+parsing. Element names are compared by local name, because real servers get namespaces
+wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lxml import etree
+
+from openprotocols.errors import ParseError
+
+__all__ = ["MAX_DOCUMENT", "children", "local_name", "parse_xml", "text_of"]
+
+MAX_DOCUMENT = 1024 * 1024
+"""The largest document accepted, in bytes (Autodiscover answers are a few kilobytes)."""
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def parse_xml(data: bytes, *, format: str, max_size: int = MAX_DOCUMENT) -> etree._Element:
+    """Parse ``data`` into an element tree, refusing anything unsafe.
+
+    :raises ParseError: the document is too large, not well-formed, has a DOCTYPE, or
+        contains entity references.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"{format} data must be bytes, not {type(data).__name__}")
+    if len(data) > max_size:
+        raise ParseError(f"document of {len(data)} bytes exceeds {max_size}", format=format)
+    try:
+        root = etree.fromstring(bytes(data), _parser())
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+        raise ParseError(f"not well-formed XML: {exc.msg}", format=format, line=line) from exc
+    if root is None:
+        raise ParseError("empty document", format=format)
+    if getattr(root.getroottree().docinfo, "doctype", None):  # stubs lack the attribute
+        raise ParseError("a DOCTYPE is not allowed", format=format)
+    for node in root.iter():
+        if isinstance(node, etree._Entity):
+            raise ParseError(
+                f"entity reference &{node.name}; is not allowed",
+                format=format,
+                line=node.sourceline,
+            )
+    return root
+
+
+def local_name(element: etree._Element) -> str:
+    """The element's name without its namespace."""
+    tag = element.tag
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def children(element: etree._Element, name: str | None = None) -> Iterator[etree._Element]:
+    """The child elements (named ``name``, case-insensitively, when given), in order."""
+    wanted = name.lower() if name is not None else None
+    for child in element:
+        if isinstance(child.tag, str) and (wanted is None or local_name(child).lower() == wanted):
+            yield child
+
+
+def text_of(element: etree._Element, name: str) -> str | None:
+    """The stripped text of the first child called ``name``, or ``None`` if absent."""
+    for child in children(element, name):
+        return (child.text or "").strip()
+    return None
