@@ -120,8 +120,9 @@ def test_component_tree_round_trip() -> None:
         b"ACTION:DISPLAY\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
     warnings: list[Warning] = []
-    (calendar,) = parse_components(read_lines(data, format="t", warnings=warnings),
-                                   format="t", warnings=warnings)
+    (calendar,) = parse_components(
+        read_lines(data, format="t", warnings=warnings), format="t", warnings=warnings
+    )
     assert calendar.components[0].components[0].name == "VALARM"
     assert b"\r\n".join(serialize_component(calendar)) + b"\r\n" == data
 
@@ -129,14 +130,19 @@ def test_component_tree_round_trip() -> None:
 def test_component_errors_and_repairs() -> None:
     """A stray END is an error; a missing END is repaired with a warning."""
     with pytest.raises(ParseError, match="END:VEVENT") as info:
-        parse_components(read_lines(b"BEGIN:VCALENDAR\r\nEND:VEVENT\r\n", format="t",
-                                    warnings=[]), format="t", warnings=[])
+        parse_components(
+            read_lines(b"BEGIN:VCALENDAR\r\nEND:VEVENT\r\n", format="t", warnings=[]),
+            format="t",
+            warnings=[],
+        )
     assert info.value.line == 2
     with pytest.raises(ParseError, match="outside"):
-        parse_components(read_lines(b"UID:1\r\n", format="t", warnings=[]), format="t",
-                         warnings=[])
+        parse_components(read_lines(b"UID:1\r\n", format="t", warnings=[]), format="t", warnings=[])
     warnings: list[Warning] = []
-    (card,) = parse_components(read_lines(b"BEGIN:VCARD\r\nFN:x\r\n", format="t",
-                                          warnings=warnings), format="t", warnings=warnings)
+    (card,) = parse_components(
+        read_lines(b"BEGIN:VCARD\r\nFN:x\r\n", format="t", warnings=warnings),
+        format="t",
+        warnings=warnings,
+    )
     assert card.properties[0].value == "x"
     assert "never closed" in str(warnings[0])

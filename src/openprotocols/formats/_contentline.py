@@ -134,9 +134,7 @@ def parse_line(line: Line, *, format: str) -> RawProperty:
             params.append(("", pname))
         i = j
     if i >= length or text[i] != ":":
-        raise ParseError(
-            f"{name}: no ':' before the value", format=format, line=line.number
-        )
+        raise ParseError(f"{name}: no ':' before the value", format=format, line=line.number)
     return RawProperty(name=name, value=text[i + 1 :], params=tuple(params), group=group or None)
 
 
