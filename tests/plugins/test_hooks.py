@@ -9,6 +9,7 @@ import pytest
 import openprotocols
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
 from openprotocols.backends.memory import MemoryBackend
+from openprotocols.backends.srv import SrvProvider
 from openprotocols.errors import PluginError
 from openprotocols.model import Account
 from openprotocols.plugins import get_plugin_manager
@@ -135,8 +136,8 @@ def test_hook_openprotocols_register_discovery_providers_sorted_by_order() -> No
             ProviderPlugin(early, tie_b),
         ],
     )
-    assert pm.discovery_providers().ordered() == [early, tie_a, tie_b, late]
-    assert pm.discovery_providers().names() == ["late", "tie_a", "early", "tie_b"]
+    assert pm.discovery_providers().ordered() == [early, SrvProvider, tie_a, tie_b, late]
+    assert pm.discovery_providers().names() == ["srv", "late", "tie_a", "early", "tie_b"]
     assert pm.failures == []
     assert "late" not in pm.backends()  # providers and backends are separate registries
 

@@ -14,6 +14,7 @@ import openprotocols
 from openprotocols.backends.base import Backend, Capability, Collection
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
 from openprotocols.backends.memory import MemoryBackend
+from openprotocols.backends.srv import SrvProvider
 from openprotocols.errors import ConfigurationError, PluginError
 from openprotocols.model import Account, Folder, FolderKind
 from openprotocols.plugins import get_plugin_manager
@@ -103,7 +104,7 @@ def test_explicit_plugin_registers_backend_and_provider() -> None:
     """A plugin object passed in registers its backend and discovery provider."""
     pm = get_plugin_manager(entry_points=False, plugins=[Plugin()])
     assert pm.backends().names() == ["memory", "minimal"]
-    assert pm.discovery_providers().ordered() == [NullProvider]
+    assert pm.discovery_providers().ordered() == [SrvProvider, NullProvider]  # 40, then 50
     assert "minimal" in pm.backends()
     assert len(pm.backends()) == 2
 
