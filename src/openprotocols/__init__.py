@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._api import connect
+    from .discovery import DiscoveryResult, discover
     from .errors import OpenProtocolsError
     from .hookspecs import hookimpl
     from .model import (
@@ -45,6 +46,7 @@ __all__ = [
     "Binding",
     "Contact",
     "ContactGroup",
+    "DiscoveryResult",
     "Endpoint",
     "Folder",
     "FolderKind",
@@ -56,6 +58,7 @@ __all__ = [
     "Task",
     "__version__",
     "connect",
+    "discover",
     "get_plugin_manager",
     "hookimpl",
 ]
@@ -63,6 +66,8 @@ __all__ = [
 # Where each exported name lives; every name not listed here comes from the model.
 _LAZY = {
     "connect": "._api",
+    "discover": ".discovery",
+    "DiscoveryResult": ".discovery",
     "OpenProtocolsError": ".errors",
     "hookimpl": ".hookspecs",
     "Network": ".network",

@@ -36,7 +36,7 @@ import logging
 import os
 import threading
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -304,6 +304,7 @@ def get_plugin_manager(
     *,
     entry_points: bool | None = None,
     plugins: Sequence[object] = (),
+    blocked: Iterable[str] = (),
 ) -> PluginManager:
     """Build a plugin manager with the built-in plugins and the installed ones.
 
@@ -311,13 +312,19 @@ def get_plugin_manager(
         ``OPENPROTOCOLS_DISABLE_PLUGIN_AUTOLOAD`` is set.
     :param plugins: extra plugin objects (modules or instances) to register after the
         built-ins, e.g. a product's own backends.
+    :param blocked: names of plugins not to register: built-in module names (e.g.
+        ``"openprotocols.backends.srv"``) or entry-point names.
     :raises PluginError: a built-in or an explicitly given plugin is invalid (those are
         the caller's own code, so they are not merely reported). An installed plugin that
         fails is recorded in :attr:`PluginManager.failures` and logged instead.
     """
     pm = PluginManager()
+    for name in blocked:
+        pm.set_blocked(name)
     try:
         for module_name in DEFAULT_PLUGINS:
+            if pm.is_blocked(module_name):
+                continue
             pm.register(importlib.import_module(module_name), name=module_name)
         for plugin in plugins:
             name = base = _plugin_name(plugin)

@@ -218,6 +218,17 @@ def test_explicit_plugins_get_readable_names() -> None:
     assert pm.backends().origin("minimal") == f"{__name__}.Plugin"
 
 
+def test_blocked_plugins_are_not_registered(site: Path) -> None:
+    """A built-in module or an entry point named in blocked= is left out."""
+    write_distribution(
+        site, "op-test-good", {"good": "op_test_good"}, {"op_test_good": GOOD_PLUGIN}
+    )
+    pm = get_plugin_manager(blocked=["openprotocols.backends.srv", "good"])
+    assert "srv" not in pm.discovery_providers()
+    assert "good" not in pm.backends()
+    assert "memory" in pm.backends()
+
+
 def test_autoload_can_be_disabled(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """OPENPROTOCOLS_DISABLE_PLUGIN_AUTOLOAD keeps installed plugins out."""
     write_distribution(
