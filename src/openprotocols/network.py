@@ -290,8 +290,11 @@ class Network:
 
         The caller owns the session and closes it. Trust is fixed for the session (the
         connection pool ignores a per-request ``verify``), so do not pass ``verify`` to
-        its requests.
+        its requests. The session keeps no cookies: nothing one server set can travel to
+        another host, or from an https answer to a plain-http request.
         """
+        from http.cookiejar import DefaultCookiePolicy
+
         import niquests
 
         from ._http import NetworkResolver
@@ -303,6 +306,7 @@ class Network:
         )
         session.verify = self.ca_bundle if self.ca_bundle is not None else True
         session.trust_env = False  # no proxies or .netrc credentials from the environment
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=()))
         return session
 
 

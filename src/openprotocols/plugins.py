@@ -68,7 +68,12 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "openprotocols"
 """The entry-point group plugins declare themselves in."""
 
-DEFAULT_PLUGINS: tuple[str, ...] = ("openprotocols.backends.memory", "openprotocols.backends.srv")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "openprotocols.backends.memory",
+    "openprotocols.backends.autodiscover",
+    "openprotocols.backends.autoconfig",
+    "openprotocols.backends.srv",
+)
 """The built-in plugins, registered before any installed one."""
 
 T = TypeVar("T", bound=type)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import openprotocols
+from openprotocols.backends.autoconfig import AutoconfigProvider
+from openprotocols.backends.autodiscover import AutodiscoverProvider
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
 from openprotocols.backends.memory import MemoryBackend
 from openprotocols.backends.srv import SrvProvider
@@ -136,8 +138,17 @@ def test_hook_openprotocols_register_discovery_providers_sorted_by_order() -> No
             ProviderPlugin(early, tie_b),
         ],
     )
-    assert pm.discovery_providers().ordered() == [early, SrvProvider, tie_a, tie_b, late]
-    assert pm.discovery_providers().names() == ["srv", "late", "tie_a", "early", "tie_b"]
+    builtin = [AutodiscoverProvider, AutoconfigProvider, SrvProvider]  # 20, 30, 40
+    assert pm.discovery_providers().ordered() == [early, *builtin, tie_a, tie_b, late]
+    assert pm.discovery_providers().names() == [
+        "autodiscover",
+        "autoconfig",
+        "srv",
+        "late",
+        "tie_a",
+        "early",
+        "tie_b",
+    ]
     assert pm.failures == []
     assert "late" not in pm.backends()  # providers and backends are separate registries
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 import openprotocols
+from openprotocols.backends.autoconfig import AutoconfigProvider
+from openprotocols.backends.autodiscover import AutodiscoverProvider
 from openprotocols.backends.base import Backend, Capability, Collection
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
 from openprotocols.backends.memory import MemoryBackend
@@ -104,7 +106,12 @@ def test_explicit_plugin_registers_backend_and_provider() -> None:
     """A plugin object passed in registers its backend and discovery provider."""
     pm = get_plugin_manager(entry_points=False, plugins=[Plugin()])
     assert pm.backends().names() == ["memory", "minimal"]
-    assert pm.discovery_providers().ordered() == [SrvProvider, NullProvider]  # 40, then 50
+    assert pm.discovery_providers().ordered() == [
+        AutodiscoverProvider,  # 20
+        AutoconfigProvider,  # 30
+        SrvProvider,  # 40
+        NullProvider,  # 50
+    ]
     assert "minimal" in pm.backends()
     assert len(pm.backends()) == 2
 

@@ -32,6 +32,11 @@ class Outcome(enum.StrEnum):
     """Settings were found (and are in ``endpoints``)."""
     NOT_FOUND = "not-found"
     """The place was asked and had nothing (NXDOMAIN, 404)."""
+    REDIRECTED = "redirected"
+    """The answer pointed elsewhere (an HTTP redirect, ``redirectUrl``, an SRV or MX
+    record); the next attempts say whether it was followed."""
+    AUTH_REQUIRED = "auth-required"
+    """The server asked for credentials; the next attempt says whether they were sent."""
     REFUSED = "refused"
     """An answer was rejected (bad certificate, foreign redirect without consent...)."""
     ERROR = "error"
