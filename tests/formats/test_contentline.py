@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from openprotocols.errors import ParseError
 from openprotocols.formats._contentline import (
     FOLD_OCTETS,
+    LATIN_1,
     Line,
     Warning,
     escape_text,
@@ -48,7 +49,16 @@ def test_latin1_input_is_read_with_a_warning() -> None:
     """Bytes that are not UTF-8 are read as Latin-1, and the line is named."""
     got, warnings = lines(b"A:ok\r\nN:M\xfcller\r\n")
     assert got[1].text == "N:Müller"
-    assert warnings[0].line == 2
+    assert (warnings[0].line, warnings[0].code) == (2, LATIN_1)
+
+
+def test_fold_inside_a_character_is_unfolded_on_bytes() -> None:
+    """A fold that splits a UTF-8 sequence is undone before decoding (RFC 5545 3.1)."""
+    folded = "SUMMARY:Café".encode()
+    data = folded[:-1] + b"\r\n " + folded[-1:] + b"\r\n"
+    got, warnings = lines(data)
+    assert got == [Line(1, "SUMMARY:Café")]
+    assert warnings == []
 
 
 def test_str_input_is_refused() -> None:
@@ -80,7 +90,7 @@ def test_parse_line_parts() -> None:
     assert prop.params == (("TYPE", "INTERNET"), ("X-Q", '"a;b:c"'))
 
 
-@pytest.mark.parametrize("text", ["no colon here", ":value", "BAD NAME:x", "A;P=1"])
+@pytest.mark.parametrize("text", ["no colon here", ":value", "BAD NAME:x", "A;P=1", "TEL;=X:1"])
 def test_malformed_lines_name_the_line(text: str) -> None:
     """A line that is not a content line raises ParseError with its number."""
     with pytest.raises(ParseError) as info:

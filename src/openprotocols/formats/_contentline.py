@@ -24,6 +24,7 @@ from openprotocols.model._base import RawComponent, RawProperty
 
 __all__ = [
     "FOLD_OCTETS",
+    "LATIN_1",
     "Line",
     "Warning",
     "escape_text",
@@ -45,13 +46,22 @@ _NAME = re.compile(r"[A-Za-z0-9-]+")
 
 @attrs.frozen
 class Warning:
-    """Something a parser repaired or could not map; the data itself was kept."""
+    """Something a parser repaired or could not map; the data itself was kept.
+
+    ``code`` names the kind of repair for code that must react to it (``"latin-1"``:
+    the stream was not UTF-8 and was read as Latin-1); the message is for people.
+    """
 
     line: int | None
     message: str
+    code: str | None = attrs.field(default=None, kw_only=True)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+LATIN_1 = "latin-1"
+"""The :attr:`Warning.code` of a stream that was read as Latin-1."""
 
 
 @attrs.frozen
@@ -62,40 +72,46 @@ class Line:
     text: str
 
 
-def _decode(data: bytes, format: str, warnings: list[Warning]) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        warnings.append(Warning(line, f"{format} is not UTF-8; read as Latin-1"))
-        return data.decode("latin-1")
-
-
 def read_lines(data: bytes, *, format: str, warnings: list[Warning]) -> Iterator[Line]:
-    """Decode and unfold ``data`` into logical lines; blank lines are skipped.
+    """Unfold ``data`` into logical lines, then decode them; blank lines are skipped.
 
     Accepts CRLF (the standard), LF and CR line ends. A line starting with a space or a
-    tab continues the previous one (the one whitespace character is removed).
+    tab continues the previous one (the one whitespace character is removed). Unfolding
+    happens on the bytes, so a fold that split a multi-byte character does no harm. The
+    stream is read as UTF-8, or as Latin-1 (a :class:`Warning` with code
+    :data:`LATIN_1`) when it is not valid UTF-8.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"{format} data must be bytes, not {type(data).__name__}")
-    text = _decode(bytes(data), format, warnings)
-    if "\r" in text.replace("\r\n", ""):
+    raw = bytes(data).removeprefix(b"\xef\xbb\xbf")
+    if b"\r" in raw.replace(b"\r\n", b""):
         warnings.append(Warning(None, "bare CR line ends read as line breaks"))
-    physical = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    current: list[str] = []
-    start = 0
-    for number, raw in enumerate(physical, 1):
-        if raw[:1] in (" ", "\t") and current:
-            current.append(raw[1:])
-            continue
-        if current:
-            yield Line(start, "".join(current))
-        current, start = ([raw], number) if raw.strip() else ([], number)
-    if current:
-        yield Line(start, "".join(current))
+    physical = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    logical: list[tuple[int, list[bytes]]] = []
+    for number, line in enumerate(physical, 1):
+        if line[:1] in (b" ", b"\t") and logical and logical[-1][1]:
+            logical[-1][1].append(line[1:])
+        elif line.strip():
+            logical.append((number, [line]))
+        else:
+            logical.append((number, []))  # a blank line ends a fold and is skipped
+    joined = [(number, b"".join(parts)) for number, parts in logical if parts]
+    try:
+        texts = [line.decode("utf-8") for _, line in joined]
+    except UnicodeDecodeError:
+        bad = next(n for n, line in joined if not _is_utf8(line))
+        warnings.append(Warning(bad, f"{format} is not UTF-8; read as Latin-1", code=LATIN_1))
+        texts = [line.decode("latin-1") for _, line in joined]
+    for (number, _), text in zip(joined, texts, strict=True):
+        yield Line(number, text)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def parse_line(line: Line, *, format: str) -> RawProperty:
@@ -121,6 +137,8 @@ def parse_line(line: Line, *, format: str) -> RawProperty:
         while j < length and text[j] not in "=;:":
             j += 1
         pname = text[i + 1 : j]
+        if not pname:
+            raise ParseError(f"{name}: a parameter without a name", format=format, line=line.number)
         if j < length and text[j] == "=":
             j += 1
             value_start = j

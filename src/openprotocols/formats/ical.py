@@ -35,7 +35,6 @@ parses, keeps the line verbatim in ``extended`` and reports a :class:`Warning` i
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -135,25 +134,6 @@ def _key(item: CalendarItem, ordinal: int) -> _Key:
 
 # --------------------------------------------------------------------------- reading
 
-_SPLIT_CHARACTER = re.compile(rb"([\xc0-\xf7][\x80-\xbf]{0,2})(\r\n|\n|\r)([ \t])([\x80-\xbf]+)")
-
-
-def _join_split_characters(data: bytes, warnings: list[Warning]) -> bytes:
-    """Move the tail of a UTF-8 character that a fold split back before the fold."""
-    if not _SPLIT_CHARACTER.search(data):
-        return data
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        fixed = _SPLIT_CHARACTER.sub(lambda m: m[1] + m[4] + m[2] + m[3], data)
-        try:
-            fixed.decode("utf-8")
-        except UnicodeDecodeError:
-            return data
-        warnings.append(Warning(None, "a fold split a UTF-8 character; joined it again"))
-        return fixed
-    return data
-
 
 def _repaired(lines: Iterable[Line], warnings: list[Warning]) -> Iterator[tuple[Line, RawProperty]]:
     """Parsed lines; a line that is not a content line continues the one before it (an
@@ -190,7 +170,6 @@ def _read_tree(
     data: bytes, warnings: list[Warning]
 ) -> tuple[list[RawComponent], dict[int, tuple[int, tuple[int, ...]]]]:
     """The component tree, and for each component its line and its properties' lines."""
-    data = _join_split_characters(bytes(data), warnings)
     numbers: dict[int, tuple[int, tuple[int, ...]]] = {}
     stack: list[_Frame] = []
     top: list[RawComponent] = []

@@ -30,6 +30,7 @@ import attrs
 
 from openprotocols.errors import ConfigurationError, ParseError
 from openprotocols.formats._contentline import (
+    LATIN_1,
     Warning,
     fold,
     format_line,
@@ -390,7 +391,7 @@ def parse(data: bytes) -> ParsedVCards:
     """
     warnings: list[Warning] = []
     cards = _read(data, warnings)
-    latin1 = any("read as Latin-1" in w.message for w in warnings)
+    latin1 = any(w.code == LATIN_1 for w in warnings)
     items: list[ContactItem] = []
     sources: list[CardSource] = []
     for card in cards:
