@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -70,6 +71,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.timeout(max(120, EXAMPLES // 100))  # about 3 ms an input, with room to spare
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -1,0 +1,94 @@
+"""Parse + serialise throughput of the MIME codec against the bare stdlib ``email``.
+
+For 1,000 messages (the MIME corpus of the tests, cycled, each with a unique
+Message-ID), compares:
+
+- ``email``: ``BytesParser(policy=default).parsebytes(data)`` + ``as_bytes()``;
+- ``openprotocols``: :func:`openprotocols.formats.mime.parse` (envelope, parts) +
+  :func:`~openprotocols.formats.mime.serialize` (the source, unchanged);
+- for information, the same plus ``text_body()`` (one more parse, and a decode).
+
+Target: openprotocols no slower than bare ``email`` by more than 1.5x. Each figure is the
+best of ``--runs`` repetitions.
+
+    python benchmarks/formats_mime.py [--count 1000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from openprotocols.formats import mime
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "formats" / "corpus" / "mime"
+
+
+def messages(count: int) -> list[bytes]:
+    """``count`` messages from the corpus, cycled, each made unique."""
+    files = [path.read_bytes() for path in sorted(CORPUS.glob("*.eml"))]
+    return [b"X-Benchmark-Id: %d\r\n" % index + files[index % len(files)] for index in range(count)]
+
+
+def with_email(data: list[bytes]) -> None:
+    """The bare stdlib: parse and generate each message."""
+    parser = BytesParser(policy=policy.default)
+    for item in data:
+        parser.parsebytes(item).as_bytes()
+
+
+def with_openprotocols(data: list[bytes]) -> None:
+    """Our codec: parse into the model and serialise."""
+    for item in data:
+        mime.serialize(mime.parse(item))
+
+
+def with_openprotocols_and_body(data: list[bytes]) -> None:
+    """Our codec, and the text body of each message."""
+    for item in data:
+        message = mime.parse(item)
+        mime.text_body(message)
+        mime.serialize(message)
+
+
+def best(function: Callable[[list[bytes]], None], data: list[bytes], runs: int) -> float:
+    """The best wall time of ``runs`` calls, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function(data)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    """Run the comparison and print a table."""
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--count", type=int, default=1000)
+    arguments.add_argument("--runs", type=int, default=5)
+    options = arguments.parse_args()
+    data = messages(options.count)
+    size = sum(map(len, data)) / 1024
+    print(f"{options.count} messages, {size:.0f} KiB, best of {options.runs}")
+    baseline = best(with_email, data, options.runs)
+    rows = [
+        ("email parsebytes + as_bytes", baseline),
+        ("openprotocols parse + serialize", best(with_openprotocols, data, options.runs)),
+        (
+            "openprotocols parse + text_body + serialize",
+            best(with_openprotocols_and_body, data, options.runs),
+        ),
+    ]
+    for name, seconds in rows:
+        print(
+            f"  {name:45} {seconds * 1000:8.1f} ms  {options.count / seconds:8.0f} msg/s  "
+            f"{seconds / baseline:5.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
