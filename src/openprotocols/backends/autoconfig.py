@@ -46,7 +46,7 @@ from openprotocols.formats import autoconfig
 from openprotocols.formats.autoconfig import Config, DavServer, Server
 from openprotocols.hookspecs import hookimpl
 from openprotocols.model._base import Secret
-from openprotocols.model.accounts import AuthMechanism, Endpoint, Security
+from openprotocols.model.accounts import AuthMechanism, Endpoint, Security, default_port
 from openprotocols.plugins import DiscoveryRegistry
 
 if TYPE_CHECKING:
@@ -57,17 +57,6 @@ __all__ = ["AutoconfigProvider", "endpoints_from_config"]
 log = logging.getLogger(__name__)
 
 _SECURITY = {"SSL": Security.SSL, "STARTTLS": Security.STARTTLS, "plain": Security.NONE}
-_DEFAULT_PORTS = {
-    ("imap", Security.SSL): 993,
-    ("imap", Security.STARTTLS): 143,
-    ("imap", Security.NONE): 143,
-    ("pop3", Security.SSL): 995,
-    ("pop3", Security.STARTTLS): 110,
-    ("pop3", Security.NONE): 110,
-    ("smtp", Security.SSL): 465,
-    ("smtp", Security.STARTTLS): 587,
-    ("smtp", Security.NONE): 587,
-}
 _AUTH = {
     "password-cleartext": AuthMechanism.PASSWORD,
     "plain": AuthMechanism.PASSWORD,
@@ -93,7 +82,7 @@ def _mail_endpoint(server: Server, email: str) -> Endpoint:
     return Endpoint(
         protocol=server.type,
         host=normalise_host(server.hostname),
-        port=server.port or _DEFAULT_PORTS[(server.type, security)],
+        port=server.port or default_port(server.type, security),
         security=security,
         username=server.username or email,
         auth=_auth(server.authentication),

@@ -72,7 +72,7 @@ from openprotocols.formats.autodiscover import Action, Protocol, Response
 from openprotocols.formats.srv import SrvRecord, is_no_service, order
 from openprotocols.hookspecs import hookimpl
 from openprotocols.model._base import Secret
-from openprotocols.model.accounts import AuthMechanism, Endpoint, Security
+from openprotocols.model.accounts import AuthMechanism, Endpoint, Security, default_port
 from openprotocols.network import ConsentKind, ConsentRequest
 from openprotocols.plugins import DiscoveryRegistry
 
@@ -90,17 +90,6 @@ PATH = "/autodiscover/autodiscover.xml"
 
 _IMPLICIT_TLS_PORTS = frozenset({993, 995, 465})
 _STARTTLS_PORTS = frozenset({143, 110, 587, 25})
-_DEFAULT_PORTS = {
-    ("imap", Security.SSL): 993,
-    ("imap", Security.STARTTLS): 143,
-    ("imap", Security.NONE): 143,
-    ("pop3", Security.SSL): 995,
-    ("pop3", Security.STARTTLS): 110,
-    ("pop3", Security.NONE): 110,
-    ("smtp", Security.SSL): 465,
-    ("smtp", Security.STARTTLS): 587,
-    ("smtp", Security.NONE): 587,
-}
 _MAIL_TYPES = {"IMAP": "imap", "POP3": "pop3", "SMTP": "smtp"}
 _FOREVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
@@ -175,7 +164,7 @@ def endpoints_from(response: Response, email: str) -> tuple[tuple[Endpoint, ...]
         endpoint = Endpoint(
             protocol=kind,
             host=normalise_host(protocol.server),
-            port=protocol.port or _DEFAULT_PORTS[(kind, security)],
+            port=protocol.port or default_port(kind, security),
             security=security,
             username=username,
             auth=AuthMechanism.PASSWORD if protocol.auth_required else AuthMechanism.NONE,

@@ -8,7 +8,7 @@ model has no field for in ``extended``, verbatim.
 from __future__ import annotations
 
 from ._base import Address, Extended, Item, RawComponent, RawProperty, Secret, new_uid
-from .accounts import Account, AccountOptions, AuthMechanism, Endpoint, Security
+from .accounts import Account, AccountOptions, AuthMechanism, Endpoint, Security, default_port
 from .bindings import Binding, ConflictPolicy, Direction
 from .calendar import (
     Appointment,
@@ -97,5 +97,6 @@ __all__ = [
     "Sensitivity",
     "Task",
     "TaskStatus",
+    "default_port",
     "new_uid",
 ]

@@ -16,7 +16,7 @@ from openprotocols.errors import ConfigurationError
 
 from ._base import Address, Secret, to_tuple
 
-__all__ = ["Account", "AccountOptions", "AuthMechanism", "Endpoint", "Security"]
+__all__ = ["Account", "AccountOptions", "AuthMechanism", "Endpoint", "Security", "default_port"]
 
 
 class Security(enum.StrEnum):
@@ -29,6 +29,26 @@ class Security(enum.StrEnum):
     does not offer it is refused, never silently used in clear text."""
     NONE = "none"
     """Clear text. Only ever used with the user's explicit consent."""
+
+
+_WELL_KNOWN_PORTS = {
+    ("imap", True): 993,
+    ("imap", False): 143,
+    ("pop3", True): 995,
+    ("pop3", False): 110,
+    ("smtp", True): 465,  # RFC 8314 submission over implicit TLS
+    ("smtp", False): 587,  # submission (RFC 6409), STARTTLS or clear
+    ("caldav", True): 443,
+    ("caldav", False): 80,
+    ("carddav", True): 443,
+    ("carddav", False): 80,
+}
+
+
+def default_port(protocol: str, security: Security | str) -> int | None:
+    """The well-known port of ``protocol`` under ``security`` (implicit TLS or not), or
+    ``None`` for a protocol without one."""
+    return _WELL_KNOWN_PORTS.get((protocol, Security(security) is Security.SSL))
 
 
 class AuthMechanism(enum.StrEnum):
