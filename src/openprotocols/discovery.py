@@ -1,11 +1,16 @@
 """``openprotocols.discover()``: account settings from an e-mail address alone.
 
-The registered discovery providers (see ``docs/discovery.md``) run in ascending
-``order``; every attempt they make — each URL fetched, each DNS name asked — lands in the
-result's trace with its outcome and the reason it was accepted or refused. Settings are
-merged per protocol: a mechanism that runs earlier (Autodiscover, then autoconfig, then
-DNS SRV) ranks above one that runs later, and within a mechanism the server's own order
-of preference is kept. Discovery stops early once every protocol asked for has a setting.
+The registered discovery providers (see ``docs/discovery.md``) run concurrently, each in
+a thread of its own, within a total time budget. Every attempt they make — each URL
+fetched, each DNS name asked — lands in the result's trace with its outcome and the
+reason it was accepted or refused; the trace lists the providers by rank. Settings are
+merged per protocol: a provider of lower ``order`` (Autodiscover, then autoconfig, then
+DNS SRV, then guessing) ranks above one of higher order, and within a provider the
+server's own order of preference is kept.
+
+Discovery stops early once the providers that have finished *and* every provider ranked
+above them together found every protocol asked for: a faster but lower-ranked answer
+never cuts short a better one. The others are told to stop after their current attempt.
 
 Nothing here sends a credential: providers decide, under the rules of
 :mod:`openprotocols.network` (verified TLS, the user's own domain or explicit consent).
@@ -13,17 +18,21 @@ Nothing here sends a credential: providers decide, under the rules of
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
+import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 import attrs
 
-from openprotocols.backends.discovery import DiscoveryAttempt, Outcome
+from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider, Outcome
 from openprotocols.errors import ConfigurationError, DiscoveryError
 from openprotocols.model._base import Secret, to_tuple
 from openprotocols.model.accounts import Account, Endpoint
-from openprotocols.network import ConsentCallback, Network
+from openprotocols.network import ConsentCallback, ConsentRequest, Network
 
 if TYPE_CHECKING:
     from openprotocols.plugins import PluginManager
@@ -90,6 +99,7 @@ def discover(
     consent: ConsentCallback | None = None,
     network: Network | None = None,
     protocols: Iterable[str] = DEFAULT_PROTOCOLS,
+    timeout: float = 60.0,
     plugin_manager: PluginManager | None = None,
 ) -> DiscoveryResult:
     """Find the settings for ``email``: IMAP (or POP3), SMTP, CalDAV and CardDAV.
@@ -98,9 +108,12 @@ def discover(
         sent only over verified TLS to the user's own domain or a host the consent
         callback approved.
     :param consent: asked before anything goes to a foreign host or in clear text;
-        overrides the network's own callback. Without one, the answer is no.
+        overrides the network's own callback. Without one, the answer is no. It is
+        called from the providers' threads, one call at a time.
     :param network: resolver, overrides, trust and timeouts (see :class:`Network`).
     :param protocols: what to look for; discovery stops early once each has a setting.
+    :param timeout: the total time budget in seconds; providers still running then are
+        told to stop, and what they found so far counts.
     :param plugin_manager: where the providers come from (the default manager otherwise).
     :returns: the settings found and the trace of every attempt.
     :raises ConfigurationError: ``email`` is not an e-mail address.
@@ -115,30 +128,110 @@ def discover(
     net = network if network is not None else Network()
     if consent is not None:
         net = attrs.evolve(net, consent=consent)
+    if net.consent is not None:
+        net = attrs.evolve(net, consent=_serialized(net.consent))
     manager = plugin_manager if plugin_manager is not None else default_plugin_manager()
     wanted = set(protocols)
     if "imap" in wanted:
         wanted.add("pop3")  # where POP3 is all there is, it is found too
 
-    trace: list[DiscoveryAttempt] = []
-    settings: list[DiscoveredSetting] = []
-    for provider_class in manager.discovery_providers().ordered():
-        provider = provider_class(net)
-        log.debug("Discovery of %s: trying %s", email, provider_class.name)
-        for attempt in provider.discover(email, password=secret):
-            trace.append(attempt)
-            if attempt.outcome is Outcome.FOUND:
-                settings.extend(
-                    DiscoveredSetting(endpoint, attempt.mechanism, attempt.target)
-                    for endpoint in attempt.endpoints
-                    if endpoint.protocol in wanted
-                )
-        if _complete(settings, set(protocols)):
-            break
+    providers = [cls(net) for cls in manager.discovery_providers().ordered()]
+    attempts = _run_concurrently(providers, email, secret, set(protocols), wanted, timeout)
+    trace = [attempt for provider_attempts in attempts for attempt in provider_attempts]
+    settings = _settings(trace, wanted)
     result = DiscoveryResult(email=email, settings=settings, trace=trace)
     if not settings:
         raise DiscoveryError(f"no settings found for {email}", trace=result.trace)
     return result
+
+
+def _settings(trace: Iterable[DiscoveryAttempt], wanted: set[str]) -> list[DiscoveredSetting]:
+    return [
+        DiscoveredSetting(endpoint, attempt.mechanism, attempt.target)
+        for attempt in trace
+        if attempt.outcome is Outcome.FOUND
+        for endpoint in attempt.endpoints
+        if endpoint.protocol in wanted
+    ]
+
+
+def _run_concurrently(
+    providers: Sequence[DiscoveryProvider],
+    email: str,
+    password: Secret | None,
+    protocols: set[str],
+    wanted: set[str],
+    timeout: float,
+) -> list[list[DiscoveryAttempt]]:
+    """Run every provider in a thread; return each one's attempts, in provider order."""
+    stop = threading.Event()
+    attempts: list[list[DiscoveryAttempt]] = [[] for _ in providers]
+
+    def run(index: int) -> None:
+        provider = providers[index]
+        log.debug("Discovery of %s: trying %s", email, provider.name)
+        for attempt in provider.discover(email, password=password):
+            attempts[index].append(attempt)
+            if stop.is_set():
+                return
+
+    deadline = time.monotonic() + timeout
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, len(providers)), thread_name_prefix="openprotocols-discover"
+    )
+    futures = [pool.submit(run, index) for index in range(len(providers))]
+    try:
+        pending = set(futures)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            for future in done:
+                if (error := future.exception()) is not None:
+                    index = futures.index(future)
+                    attempts[index].append(_crashed(providers[index], error))
+            ranked = list(itertools.takewhile(lambda f: f.done(), futures))
+            found = _settings((a for f in ranked for a in attempts[futures.index(f)]), wanted)
+            if _complete(found, protocols):
+                break
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+    for index, future in enumerate(futures):
+        if not future.done():  # still running: keep what it found so far, say why it ends
+            attempts[index] = [
+                *attempts[index],
+                DiscoveryAttempt(
+                    mechanism=providers[index].name,
+                    target="(stopped)",
+                    outcome=Outcome.NOT_FOUND,
+                    reason="stopped: better-ranked results were complete, or time ran out",
+                ),
+            ]
+    return attempts
+
+
+def _crashed(provider: DiscoveryProvider, error: BaseException) -> DiscoveryAttempt:
+    """A provider's bug becomes an attempt in the trace, not an exception of discover()."""
+    log.warning("Discovery provider %s failed: %r", provider.name, error)
+    return DiscoveryAttempt(
+        mechanism=provider.name,
+        target="(provider)",
+        outcome=Outcome.ERROR,
+        reason=f"the provider failed: {type(error).__name__}: {error}",
+    )
+
+
+def _serialized(consent: ConsentCallback) -> ConsentCallback:
+    """The consent callback, called by one provider thread at a time (one prompt at once)."""
+    lock = threading.Lock()
+
+    def ask(request: ConsentRequest) -> bool:
+        with lock:
+            return consent(request)
+
+    return ask
 
 
 def _complete(settings: list[DiscoveredSetting], protocols: set[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 import pytest
@@ -76,14 +77,125 @@ def test_discover_through_srv(dnsmasq: Factory) -> None:
 
 
 def test_earlier_mechanism_wins_and_stops_discovery(dnsmasq: Factory) -> None:
-    """A provider that runs first ranks first; once all asked for is found, none follow."""
+    """A better-ranked provider's answer wins; the trace lists providers by rank."""
     net = Network(resolver=dnsmasq(RECORDS).resolver())
     pm = get_plugin_manager(entry_points=False, plugins=[CompanyPlugin()])
     result = openprotocols.discover(
         "ann@example.test", network=net, plugin_manager=pm, protocols=("imap", "smtp")
     )
     assert result.best("imap").endpoint.host == "imap.company.test"  # type: ignore[union-attr]
-    assert {a.mechanism for a in result.trace} == {"company"}
+    assert result.trace[0].mechanism == "company"
+    registry = pm.discovery_providers()
+    ranks = [registry.get(attempt.mechanism).order for attempt in result.trace]
+    assert ranks == sorted(ranks)  # grouped by provider, best-ranked first
+
+
+class Slow(DiscoveryProvider):
+    """A provider that finds IMAP only after the given delay (order 5: it outranks all)."""
+
+    name = "slow"
+    order = 5
+    delay = 0.5
+
+    def discover(self, email: str, *, password: object = None) -> Iterator[DiscoveryAttempt]:
+        yield DiscoveryAttempt(mechanism=self.name, target="waiting", outcome=Outcome.NOT_FOUND)
+        time.sleep(self.delay)
+        yield DiscoveryAttempt(
+            mechanism=self.name,
+            target="slow-db",
+            outcome=Outcome.FOUND,
+            endpoints=[Endpoint(protocol="imap", host="imap.slow.test", port=993)],
+        )
+
+
+class Broken(DiscoveryProvider):
+    """A provider with a bug."""
+
+    name = "broken"
+    order = 6
+
+    def discover(self, email: str, *, password: object = None) -> Iterator[DiscoveryAttempt]:
+        raise RuntimeError("provider bug")
+        yield  # pragma: no cover - makes this a generator
+
+
+def plugin_of(*classes: type[DiscoveryProvider]) -> object:
+    """A plugin registering the given providers."""
+
+    class Plugin:
+        @openprotocols.hookimpl
+        def openprotocols_register_discovery_providers(self, registry):  # type: ignore[no-untyped-def]
+            for cls in classes:
+                registry.add(cls)
+
+    return Plugin()
+
+
+def test_a_faster_lower_ranked_answer_waits_for_better_ones(dnsmasq: Factory) -> None:
+    """Company (order 10) is done at once, but the slow order-5 provider still wins."""
+    net = Network(resolver=dnsmasq(RECORDS).resolver())
+    pm = get_plugin_manager(entry_points=False, plugins=[plugin_of(Slow, Company)])
+    result = openprotocols.discover(
+        "ann@example.test", network=net, plugin_manager=pm, protocols=("imap",)
+    )
+    assert [s.mechanism for s in result.for_protocol("imap")][:2] == ["slow", "company"]
+
+
+def test_time_budget_stops_providers_and_keeps_their_findings(dnsmasq: Factory) -> None:
+    """At the budget, running providers are stopped; what they found so far counts."""
+    net = Network(resolver=dnsmasq(RECORDS).resolver())
+    pm = get_plugin_manager(entry_points=False, plugins=[plugin_of(Slow, Company)])
+    started = time.monotonic()
+    result = openprotocols.discover(
+        "ann@example.test", network=net, plugin_manager=pm, protocols=("imap", "smtp"), timeout=0.2
+    )
+    assert time.monotonic() - started < 0.45  # Slow would take 0.5 s
+    assert result.best("imap").mechanism == "company"  # type: ignore[union-attr]
+    slow = [a for a in result.trace if a.mechanism == "slow"]
+    assert [a.target for a in slow] == ["waiting", "(stopped)"]
+
+
+def test_a_crashing_provider_is_an_error_in_the_trace(dnsmasq: Factory) -> None:
+    """A provider's exception never escapes discover(); it is an ERROR attempt."""
+    net = Network(resolver=dnsmasq(RECORDS).resolver())
+    pm = get_plugin_manager(entry_points=False, plugins=[plugin_of(Broken, Company)])
+    result = openprotocols.discover(
+        "ann@example.test", network=net, plugin_manager=pm, protocols=("imap",)
+    )
+    (broken,) = [a for a in result.trace if a.mechanism == "broken"]
+    assert broken.outcome is Outcome.ERROR
+    assert "provider bug" in broken.reason
+
+
+def test_consent_prompts_come_one_at_a_time() -> None:
+    """Providers in threads never call the consent callback concurrently."""
+    import threading
+
+    from openprotocols.discovery import _serialized
+    from openprotocols.network import ConsentKind, ConsentRequest
+
+    active = 0
+    most = 0
+    lock = threading.Lock()
+
+    def slow_yes(request: ConsentRequest) -> bool:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return True
+
+    ask = _serialized(slow_yes)
+    request = ConsentRequest(kind=ConsentKind.FOREIGN_HOST, protocol="x", host="h.test")
+    threads = [threading.Thread(target=ask, args=(request,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
 
 
 def test_later_mechanisms_fill_what_earlier_ones_lack(dnsmasq: Factory) -> None:
