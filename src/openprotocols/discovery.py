@@ -11,6 +11,8 @@ server's own order of preference is kept.
 Discovery stops early once the providers that have finished *and* every provider ranked
 above them together found every protocol asked for: a faster but lower-ranked answer
 never cuts short a better one. The others are told to stop after their current attempt.
+Fallback providers (guessing) start only when all the others have finished without a
+complete answer, as the seed's Common Settings Discover does.
 
 Nothing here sends a credential: providers decide, under the rules of
 :mod:`openprotocols.network` (verified TLS, the user's own domain or explicit consent).
@@ -135,9 +137,18 @@ def discover(
     if "imap" in wanted:
         wanted.add("pop3")  # where POP3 is all there is, it is found too
 
-    providers = [cls(net) for cls in manager.discovery_providers().ordered()]
-    attempts = _run_concurrently(providers, email, secret, set(protocols), wanted, timeout)
-    trace = [attempt for provider_attempts in attempts for attempt in provider_attempts]
+    deadline = time.monotonic() + timeout
+    ordered = manager.discovery_providers().ordered()
+    trace: list[DiscoveryAttempt] = []
+    for phase in ([c for c in ordered if not c.fallback], [c for c in ordered if c.fallback]):
+        if not phase or _complete(_settings(trace, wanted), set(protocols)):
+            continue
+        providers = [cls(net) for cls in phase]
+        known = _settings(trace, wanted)
+        attempts = _run_concurrently(
+            providers, email, secret, set(protocols), wanted, deadline, known
+        )
+        trace.extend(attempt for provider_attempts in attempts for attempt in provider_attempts)
     settings = _settings(trace, wanted)
     result = DiscoveryResult(email=email, settings=settings, trace=trace)
     if not settings:
@@ -161,9 +172,12 @@ def _run_concurrently(
     password: Secret | None,
     protocols: set[str],
     wanted: set[str],
-    timeout: float,
+    deadline: float,
+    known: Sequence[DiscoveredSetting] = (),
 ) -> list[list[DiscoveryAttempt]]:
-    """Run every provider in a thread; return each one's attempts, in provider order."""
+    """Run every provider in a thread until ``deadline`` (a ``time.monotonic()`` value);
+    return each one's attempts, in provider order. ``known`` are settings found before,
+    by better-ranked providers."""
     stop = threading.Event()
     attempts: list[list[DiscoveryAttempt]] = [[] for _ in providers]
 
@@ -175,7 +189,6 @@ def _run_concurrently(
             if stop.is_set():
                 return
 
-    deadline = time.monotonic() + timeout
     pool = ThreadPoolExecutor(
         max_workers=max(1, len(providers)), thread_name_prefix="openprotocols-discover"
     )
@@ -193,7 +206,7 @@ def _run_concurrently(
                     attempts[index].append(_crashed(providers[index], error))
             ranked = list(itertools.takewhile(lambda f: f.done(), futures))
             found = _settings((a for f in ranked for a in attempts[futures.index(f)]), wanted)
-            if _complete(found, protocols):
+            if _complete([*known, *found], protocols):
                 break
     finally:
         stop.set()
@@ -234,7 +247,7 @@ def _serialized(consent: ConsentCallback) -> ConsentCallback:
     return ask
 
 
-def _complete(settings: list[DiscoveredSetting], protocols: set[str]) -> bool:
+def _complete(settings: Sequence[DiscoveredSetting], protocols: set[str]) -> bool:
     """Whether every protocol asked for has a setting (POP3 stands in for IMAP)."""
     found = {s.endpoint.protocol for s in settings}
     if "pop3" in found:

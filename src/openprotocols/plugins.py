@@ -73,6 +73,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "openprotocols.backends.autodiscover",
     "openprotocols.backends.autoconfig",
     "openprotocols.backends.srv",
+    "openprotocols.backends.guess",
 )
 """The built-in plugins, registered before any installed one."""
 

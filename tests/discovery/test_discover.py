@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -165,6 +166,44 @@ def test_a_crashing_provider_is_an_error_in_the_trace(dnsmasq: Factory) -> None:
     (broken,) = [a for a in result.trace if a.mechanism == "broken"]
     assert broken.outcome is Outcome.ERROR
     assert "provider bug" in broken.reason
+
+
+class Guessing(DiscoveryProvider):
+    """A fallback provider that finds SMTP and records that it ran."""
+
+    name = "guessing"
+    order = 50
+    fallback = True
+    runs: ClassVar[list[str]] = []
+
+    def discover(self, email: str, *, password: object = None) -> Iterator[DiscoveryAttempt]:
+        Guessing.runs.append(email)
+        yield DiscoveryAttempt(
+            mechanism=self.name,
+            target="guess",
+            outcome=Outcome.FOUND,
+            endpoints=[Endpoint(protocol="smtp", host="smtp.example.test", port=587)],
+        )
+
+
+def test_fallback_runs_only_when_the_others_fall_short(dnsmasq: Factory) -> None:
+    """Guessing is skipped when better providers found everything, and fills gaps after."""
+    net = Network(resolver=dnsmasq(()).resolver())
+    pm = get_plugin_manager(entry_points=False, plugins=[plugin_of(Company, Guessing)])
+    Guessing.runs.clear()
+    complete = openprotocols.discover(
+        "ann@example.test", network=net, plugin_manager=pm, protocols=("imap", "smtp")
+    )
+    assert Guessing.runs == []
+    assert complete.best("smtp").mechanism == "company"  # type: ignore[union-attr]
+    pm = get_plugin_manager(entry_points=False, plugins=[plugin_of(Slow, Guessing)])
+    result = openprotocols.discover(
+        "ann@example.test", network=net, plugin_manager=pm, protocols=("imap", "smtp")
+    )
+    assert Guessing.runs == ["ann@example.test"]
+    assert [a.mechanism for a in result.trace][-1] == "guessing"  # after the others
+    assert result.best("imap").mechanism == "slow"  # type: ignore[union-attr]
+    assert result.best("smtp").mechanism == "guessing"  # type: ignore[union-attr]
 
 
 def test_consent_prompts_come_one_at_a_time() -> None:

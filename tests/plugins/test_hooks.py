@@ -10,6 +10,7 @@ import openprotocols
 from openprotocols.backends.autoconfig import AutoconfigProvider
 from openprotocols.backends.autodiscover import AutodiscoverProvider
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
+from openprotocols.backends.guess import GuessProvider
 from openprotocols.backends.memory import MemoryBackend
 from openprotocols.backends.srv import SrvProvider
 from openprotocols.errors import PluginError
@@ -139,11 +140,20 @@ def test_hook_openprotocols_register_discovery_providers_sorted_by_order() -> No
         ],
     )
     builtin = [AutodiscoverProvider, AutoconfigProvider, SrvProvider]  # 20, 30, 40
-    assert pm.discovery_providers().ordered() == [early, *builtin, tie_a, tie_b, late]
+    # GuessProvider (50) ties with tie_a and tie_b: built-ins register first
+    assert pm.discovery_providers().ordered() == [
+        early,
+        *builtin,
+        GuessProvider,
+        tie_a,
+        tie_b,
+        late,
+    ]
     assert pm.discovery_providers().names() == [
         "autodiscover",
         "autoconfig",
         "srv",
+        "guess",
         "late",
         "tie_a",
         "early",

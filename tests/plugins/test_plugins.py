@@ -15,6 +15,7 @@ from openprotocols.backends.autoconfig import AutoconfigProvider
 from openprotocols.backends.autodiscover import AutodiscoverProvider
 from openprotocols.backends.base import Backend, Capability, Collection
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
+from openprotocols.backends.guess import GuessProvider
 from openprotocols.backends.memory import MemoryBackend
 from openprotocols.backends.srv import SrvProvider
 from openprotocols.errors import ConfigurationError, PluginError
@@ -110,6 +111,7 @@ def test_explicit_plugin_registers_backend_and_provider() -> None:
         AutodiscoverProvider,  # 20
         AutoconfigProvider,  # 30
         SrvProvider,  # 40
+        GuessProvider,  # 50, built in: registered first
         NullProvider,  # 50
     ]
     assert "minimal" in pm.backends()

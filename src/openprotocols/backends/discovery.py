@@ -67,7 +67,10 @@ class DiscoveryProvider(abc.ABC):
     name: ClassVar[str]
     """The registry key, also the ``mechanism`` of its attempts."""
     order: ClassVar[int] = 100
-    """Providers run in ascending order; ties run in registration order."""
+    """Providers rank in ascending order; ties rank in registration order."""
+    fallback: ClassVar[bool] = False
+    """``True`` for a last resort (guessing): :func:`openprotocols.discover` starts it only
+    when the other providers have finished without finding everything asked for."""
 
     def __init__(self, network: Network) -> None:
         self.network = network

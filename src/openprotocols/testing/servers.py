@@ -76,6 +76,7 @@ __all__ = [
     "TXTRecord",
     "TestCA",
     "XandikosServer",
+    "dovecot_has_pop3",
     "find_binary",
     "free_port",
     "process_group_members",
@@ -884,12 +885,22 @@ class IMAPLogin:
     """The SASL mechanism or ``LOGIN`` command used (e.g. ``PLAIN``)."""
     tls: bool
     """Whether the connection was TLS (STARTTLS or implicit TLS) when the user logged in."""
+    protocol: str = "imap"
+    """``"imap"``, or ``"pop3"`` on a server started with ``pop3=True``."""
 
 
 _DOVECOT_LOGIN = re.compile(
-    r"imap-login: Info: Login: user=<(?P<user>[^>]*)>, method=(?P<method>[^,\s]+)(?P<rest>.*)$",
+    r"(?P<protocol>imap|pop3)-login: Info: Login: user=<(?P<user>[^>]*)>, "
+    r"method=(?P<method>[^,\s]+)(?P<rest>.*)$",
     re.MULTILINE,
 )
+
+_DOVECOT_LIBEXEC = ("/usr/lib/dovecot", "/usr/libexec/dovecot")
+
+
+def dovecot_has_pop3() -> bool:
+    """Whether Dovecot's POP3 server is installed (Debian: ``dovecot-pop3d``)."""
+    return any(Path(directory, "pop3-login").exists() for directory in _DOVECOT_LIBEXEC)
 
 
 class DovecotServer(_IMAPServerMixin, ServerProcess):
@@ -908,6 +919,10 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
     Dovecot 2.3 treats a connection from 127.0.0.1 to 127.0.0.1 as secure, so it allows
     LOGIN without TLS even with ``ssl = required``. To check that a client used TLS, look
     at :meth:`logins`, which reads Dovecot's log.
+
+    With ``pop3`` (needs Debian's ``dovecot-pop3d``) it also serves POP3 to the same users:
+    :attr:`pop3_port` (plain, offers STLS with ``tls``) and :attr:`pop3s_port` (implicit
+    TLS); :meth:`logins` then reports POP3 logins too.
 
     Needs root (Dovecot switches to ``mail_user``). Dovecot starts several processes; they
     all share the process group that :meth:`stop` kills.
@@ -928,6 +943,7 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
         *,
         users: Mapping[str, str] | None = None,
         tls: bool = True,
+        pop3: bool = False,
         ca: TestCA | None = None,
         mail_user: str = "nobody",
         mail_group: str | None = None,
@@ -946,12 +962,14 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
         )
         self.users = dict(self.default_users if users is None else users)
         self.tls = tls
+        self.pop3 = pop3
         self.ca = ca
         self.mail_user = mail_user
         self.mail_group = mail_group
         self.extra_config = extra_config
         self.binary = binary
         self._imaps_port: int | None = None
+        self._pop3_ports: tuple[int, int | None] | None = None
 
     @property
     def imap_port(self) -> int:
@@ -963,6 +981,22 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
         """The implicit-TLS port, ``None`` without ``tls``."""
         self._require_running()
         return self._imaps_port
+
+    @property
+    def pop3_port(self) -> int:
+        """The plain POP3 port (STLS is offered when ``tls`` is on); needs ``pop3``."""
+        self._require_running()
+        if self._pop3_ports is None:
+            raise ServerError("this DovecotServer serves no POP3 (pop3=False)")
+        return self._pop3_ports[0]
+
+    @property
+    def pop3s_port(self) -> int | None:
+        """The implicit-TLS POP3 port, ``None`` without ``tls``; needs ``pop3``."""
+        self._require_running()
+        if self._pop3_ports is None:
+            raise ServerError("this DovecotServer serves no POP3 (pop3=False)")
+        return self._pop3_ports[1]
 
     @property
     def url(self) -> str:
@@ -994,6 +1028,7 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
                     user=match["user"],
                     method=match["method"],
                     tls=bool(re.search(r", TLS\b", match["rest"])),
+                    protocol=match["protocol"],
                 )
                 for match in _DOVECOT_LOGIN.finditer(_read_text(log))
             ]
@@ -1025,8 +1060,11 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
             raise ServerError(
                 f"{workdir} is too long for Dovecot's unix socket paths; use a shorter base_dir"
             )
-        self._port, imaps_port = _free_ports(2)
+        if self.pop3 and not dovecot_has_pop3():
+            raise ServerError("Dovecot's POP3 is not installed (apt-get install dovecot-pop3d)")
+        self._port, imaps_port, pop3_port, pop3s_port = _free_ports(4)
         self._imaps_port = imaps_port if self.tls else None
+        self._pop3_ports = (pop3_port, pop3s_port if self.tls else None) if self.pop3 else None
 
         workdir.chmod(0o755)  # mkdtemp makes it 0700; auth and imap processes are not root
         for sub in ("run", "state"):
@@ -1048,7 +1086,7 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
             f"base_dir = {workdir / 'run'}",
             f"state_dir = {workdir / 'state'}",
             f"log_path = {workdir / 'dovecot.log'}",
-            "protocols = imap",
+            "protocols = imap pop3" if self.pop3 else "protocols = imap",
             f"listen = {self.host}",
             "default_internal_user = dovecot",
             "default_login_user = dovenull",
@@ -1096,6 +1134,24 @@ class DovecotServer(_IMAPServerMixin, ServerProcess):
             "  }",
             "  inet_listener imaps {",
             f"    port = {self._imaps_port or 0}",
+            "  }",
+            "}",
+        ]
+        if self._pop3_ports is not None:
+            lines += [
+                "service pop3-login {",
+                "  inet_listener pop3 {",
+                f"    port = {self._pop3_ports[0]}",
+                "  }",
+                "  inet_listener pop3s {",
+                f"    port = {self._pop3_ports[1] or 0}",
+                "  }",
+                "}",
+            ]
+        lines += [
+            "service anvil {",  # no growing delay after failed logins from 127.0.0.1
+            "  unix_listener anvil-auth-penalty {",
+            "    mode = 0",
             "  }",
             "}",
             "service stats {",
