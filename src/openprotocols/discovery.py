@@ -44,6 +44,7 @@ __all__ = ["DiscoveredSetting", "DiscoveryResult", "discover"]
 log = logging.getLogger(__name__)
 
 DEFAULT_PROTOCOLS = ("imap", "smtp", "caldav", "carddav")
+INCOMING = ("imap", "pop3")
 
 
 @attrs.frozen
@@ -73,17 +74,23 @@ class DiscoveryResult:
         """The best setting for ``protocol``, or ``None``."""
         return next(iter(self.for_protocol(protocol)), None)
 
-    def account(self, *, incoming: Sequence[str] = ("imap", "pop3")) -> Account:
+    def account(self, *, incoming: Sequence[str] | None = ("imap", "pop3")) -> Account:
         """An :class:`Account` with the best endpoint of each protocol found.
 
         :param incoming: the incoming-mail protocols in order of preference; the first one
-            found is used (IMAP before POP3 unless the caller says otherwise).
+            found is used (IMAP before POP3 unless the caller says otherwise). ``None``
+            lets the servers decide: the first incoming setting in rank order, i.e. the
+            order the best-ranked mechanism listed them in (Autodiscover's own order).
         """
         chosen: list[Endpoint] = []
-        for protocol in incoming:
-            if setting := self.best(protocol):
-                chosen.append(setting.endpoint)
-                break
+        if incoming is None:
+            first = next((s for s in self.settings if s.endpoint.protocol in INCOMING), None)
+            chosen.extend([first.endpoint] if first else [])
+        else:
+            for protocol in incoming:
+                if setting := self.best(protocol):
+                    chosen.append(setting.endpoint)
+                    break
         for protocol in ("smtp", "caldav", "carddav"):
             if setting := self.best(protocol):
                 chosen.append(setting.endpoint)

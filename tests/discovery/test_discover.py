@@ -77,6 +77,23 @@ def test_discover_through_srv(dnsmasq: Factory) -> None:
     assert result.account(incoming=("pop3", "imap")).endpoints[0].protocol == "pop3"
 
 
+def test_servers_order_can_choose_the_incoming_protocol() -> None:
+    """account(incoming=None) takes the first incoming setting in the servers' order."""
+    from openprotocols.discovery import DiscoveredSetting, DiscoveryResult
+
+    pop3 = Endpoint(protocol="pop3", host="mail.example.test", port=995)
+    imap = Endpoint(protocol="imap", host="mail.example.test", port=993)
+    result = DiscoveryResult(
+        email="ann@example.test",
+        settings=[
+            DiscoveredSetting(pop3, "autodiscover", "u"),
+            DiscoveredSetting(imap, "autodiscover", "u"),
+        ],
+    )
+    assert result.account().endpoints == (imap,)  # IMAP preferred by default
+    assert result.account(incoming=None).endpoints == (pop3,)  # as the server listed them
+
+
 def test_earlier_mechanism_wins_and_stops_discovery(dnsmasq: Factory) -> None:
     """A better-ranked provider's answer wins; the trace lists providers by rank."""
     net = Network(resolver=dnsmasq(RECORDS).resolver())
