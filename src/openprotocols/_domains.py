@@ -8,10 +8,13 @@ customer of ``github.io`` — unless the user consents. These helpers answer tha
 from __future__ import annotations
 
 import functools
+import re
 
 from publicsuffixlist import PublicSuffixList
 
-__all__ = ["normalise_host", "registrable_domain", "same_site"]
+__all__ = ["is_domain_name", "normalise_host", "registrable_domain", "same_site"]
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 @functools.cache
@@ -44,3 +47,15 @@ def same_site(host: str, domain: str) -> bool:
     """Whether ``host`` lies within the registrable domain of ``domain``."""
     mine = registrable_domain(domain)
     return mine is not None and registrable_domain(host) == mine
+
+
+def is_domain_name(name: str) -> bool:
+    """Whether ``name`` (normalised) is a host name: dot-separated LDH labels, no IP
+    literal, nothing that could escape a URL or a file name (``/``, ``..``, ``@``)."""
+    labels = name.split(".")
+    return (
+        0 < len(name) <= 253
+        and len(labels) >= 1
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )

@@ -12,6 +12,7 @@ from openprotocols.formats._contentline import (
     LATIN_1,
     Line,
     Warning,
+    build_tree,
     escape_text,
     fold,
     format_line,
@@ -156,3 +157,16 @@ def test_component_errors_and_repairs() -> None:
     )
     assert card.properties[0].value == "x"
     assert "never closed" in str(warnings[0])
+
+
+def test_build_tree_records_line_numbers() -> None:
+    """build_tree says where each component began and where each property stood."""
+    data = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\n X\r\nBEGIN;X=1:Y\r\n"
+    data += b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    warnings: list[Warning] = []
+    parsed = [(line, parse_line(line, format="t")) for line in lines(data)[0]]
+    (calendar,), numbers = build_tree(parsed, format="t", warnings=warnings)
+    (event,) = calendar.components
+    assert numbers[id(calendar)] == (1, (2,))
+    assert numbers[id(event)] == (3, (4, 6))  # BEGIN with a parameter is a property
+    assert [p.value for p in event.properties] == ["1X", "Y"]

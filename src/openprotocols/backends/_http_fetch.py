@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from openprotocols._domains import normalise_host, same_site
+from openprotocols._domains import is_domain_name, normalise_host, same_site
 from openprotocols.backends.discovery import Outcome
 from openprotocols.errors import ConsentRequired
 from openprotocols.formats._xml import MAX_DOCUMENT
@@ -59,19 +59,6 @@ MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 _CHUNK = 64 * 1024
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-
-
-def is_domain_name(name: str) -> bool:
-    """Whether ``name`` (normalised) is a host name: dot-separated LDH labels, no IP
-    literal, nothing that could escape a URL or a file name (``/``, ``..``, ``@``)."""
-    labels = name.split(".")
-    return (
-        0 < len(name) <= 253
-        and len(labels) >= 1
-        and all(_LABEL.fullmatch(label) for label in labels)
-        and not labels[-1].isdigit()
-    )
 
 
 @attrs.frozen

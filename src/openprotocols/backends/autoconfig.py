@@ -167,32 +167,14 @@ class AutoconfigProvider(DiscoveryProvider):
         return type(cls.__name__, (cls,), attributes)
 
     def discover(self, email: str, *, password: Secret | None = None) -> Iterator[DiscoveryAttempt]:
-        email = email.strip()
-        local, _, raw_domain = email.rpartition("@")
-        domain = normalise_host(raw_domain)
-        if not local or not is_domain_name(domain):
-            yield _attempt(email, Outcome.ERROR, "not an e-mail address")
+        checked = self.check_address(email)
+        if isinstance(checked, DiscoveryAttempt):
+            yield checked
             return
-        if registrable_domain(domain) is None:
-            yield _attempt(domain, Outcome.REFUSED, f"{domain} is a public suffix: nothing asked")
-            return
+        email, _, domain = checked
         with self.network.http_session() as session:
             run = _Run(self, session, email, domain)
             yield from run.go()
-
-
-def _attempt(
-    target: str, outcome: Outcome, reason: str, endpoints: tuple[Endpoint, ...] = ()
-) -> DiscoveryAttempt:
-    attempt = DiscoveryAttempt(
-        mechanism=AutoconfigProvider.name,
-        target=target,
-        outcome=outcome,
-        reason=reason,
-        endpoints=endpoints,
-    )
-    log.debug("%s", attempt)
-    return attempt
 
 
 class _Run:
@@ -230,18 +212,20 @@ class _Run:
         current = url
         while True:
             if current in self.urls:
-                yield _attempt(current, Outcome.REFUSED, "a redirect loop: asked already")
+                yield self.provider.attempt(
+                    current, Outcome.REFUSED, "a redirect loop: asked already"
+                )
                 return
             self.urls.add(current)
             host, port = url_host(current)
             where = f"redirected from {source}" if source else f"autoconfig for {self.email}"
             why = self.gate.permit(host, port, reason=where)
             if why:
-                yield _attempt(current, Outcome.REFUSED, f"{why}; nothing sent")
+                yield self.provider.attempt(current, Outcome.REFUSED, f"{why}; nothing sent")
                 return
             answer = fetch(self.session, "GET", current)
             if isinstance(answer, Failure):
-                yield _attempt(current, answer.outcome, answer.reason)
+                yield self.provider.attempt(current, answer.outcome, answer.reason)
                 return
             if answer.status not in REDIRECT_STATUSES:
                 yield self._document(current, answer.status, answer.body)
@@ -250,34 +234,34 @@ class _Run:
             why = check_url(target) if answer.location else "no Location"
             if why:
                 reason = f"HTTP {answer.status} to {target}: {why}"
-                yield _attempt(current, Outcome.REFUSED, reason)
+                yield self.provider.attempt(current, Outcome.REFUSED, reason)
                 return
             if not self.budget.take():
-                yield _attempt(target, Outcome.REFUSED, self.budget.refusal)
+                yield self.provider.attempt(target, Outcome.REFUSED, self.budget.refusal)
                 return
-            yield _attempt(
+            yield self.provider.attempt(
                 current, Outcome.REDIRECTED, f"HTTP {answer.status}: redirected to {target}"
             )
             source, current = current, target
 
     def _document(self, target: str, status: int, body: bytes) -> DiscoveryAttempt:
         if status != 200:
-            return _attempt(target, Outcome.NOT_FOUND, f"HTTP {status}")
+            return self.provider.attempt(target, Outcome.NOT_FOUND, f"HTTP {status}")
         return self._config(target, body)
 
     def _config(self, target: str, data: bytes) -> DiscoveryAttempt:
         try:
             config = autoconfig.parse(data, email=self.email)
         except ParseError as exc:
-            return _attempt(target, Outcome.ERROR, str(exc))
+            return self.provider.attempt(target, Outcome.ERROR, str(exc))
         endpoints, notes = endpoints_from_config(config, self.email)
         if not endpoints:
-            return _attempt(
+            return self.provider.attempt(
                 target, Outcome.NOT_FOUND, f"no usable server: {'; '.join(notes) or 'empty'}"
             )
         self.found = True
         provider = f"{config.provider_id}: " if config.provider_id else ""
-        return _attempt(target, Outcome.FOUND, provider + "; ".join(notes), endpoints)
+        return self.provider.attempt(target, Outcome.FOUND, provider + "; ".join(notes), endpoints)
 
     def ispdb(self, domain: str) -> Iterator[DiscoveryAttempt]:
         """The entry for ``domain`` in the caller's ISPDB directory, if there is one."""
@@ -289,12 +273,12 @@ class _Run:
             if path.is_file():
                 break
         else:
-            yield _attempt(f"ISPDB {domain}", Outcome.NOT_FOUND, f"not in {directory}")
+            yield self.provider.attempt(f"ISPDB {domain}", Outcome.NOT_FOUND, f"not in {directory}")
             return
         try:
             data = path.read_bytes()
         except OSError as exc:
-            yield _attempt(str(path), Outcome.ERROR, f"cannot read: {exc}")
+            yield self.provider.attempt(str(path), Outcome.ERROR, f"cannot read: {exc}")
             return
         yield self._config(str(path), data)
 
@@ -306,21 +290,21 @@ class _Run:
         try:
             answer = self.provider.network.dns().resolve(domain, "MX", search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            yield _attempt(f"MX {domain}", Outcome.NOT_FOUND, "no MX record")
+            yield self.provider.attempt(f"MX {domain}", Outcome.NOT_FOUND, "no MX record")
             return
         except dns.exception.DNSException as exc:
-            yield _attempt(f"MX {domain}", Outcome.ERROR, f"DNS lookup failed: {exc}")
+            yield self.provider.attempt(f"MX {domain}", Outcome.ERROR, f"DNS lookup failed: {exc}")
             return
         best = min(answer, key=lambda rr: rr.preference)
         exchange = normalise_host(str(best.exchange))
         provider = registrable_domain(exchange) if is_domain_name(exchange) else None
         if provider is None:
-            yield _attempt(
+            yield self.provider.attempt(
                 f"MX {domain}", Outcome.NOT_FOUND, f"MX {exchange!r}: no provider domain"
             )
             return
         if provider == registrable_domain(domain):
-            yield _attempt(
+            yield self.provider.attempt(
                 f"MX {domain}",
                 Outcome.NOT_FOUND,
                 f"MX {exchange} is inside {domain}: asked already",
@@ -331,9 +315,11 @@ class _Run:
             host, 443, reason=f"the MX record of {domain} points to {exchange} ({provider})"
         )
         if why:
-            yield _attempt(f"MX {domain}", Outcome.REFUSED, f"MX {exchange}: {why}")
+            yield self.provider.attempt(f"MX {domain}", Outcome.REFUSED, f"MX {exchange}: {why}")
             return
-        yield _attempt(f"MX {domain}", Outcome.REDIRECTED, f"MX {exchange}: asking {provider}")
+        yield self.provider.attempt(
+            f"MX {domain}", Outcome.REDIRECTED, f"MX {exchange}: asking {provider}"
+        )
         yield from self.ispdb(provider)
         if not self.found:
             yield from self.fetch_chain(self._query(host), source=f"the MX record of {domain}")

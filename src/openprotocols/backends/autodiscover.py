@@ -274,19 +274,11 @@ class AutodiscoverProvider(DiscoveryProvider):
             AutodiscoverProvider._cache.clear()
 
     def discover(self, email: str, *, password: Secret | None = None) -> Iterator[DiscoveryAttempt]:
-        email = email.strip()
-        local, _, raw_domain = email.rpartition("@")
-        domain = normalise_host(raw_domain)
-        if not local or not is_domain_name(domain):
-            yield self._attempt(email, Outcome.ERROR, "not an e-mail address")
+        checked = self.check_address(email)
+        if isinstance(checked, DiscoveryAttempt):
+            yield checked
             return
-        if registrable_domain(domain) is None:
-            yield self._attempt(
-                domain,
-                Outcome.REFUSED,
-                f"{domain} is a public suffix: nothing is asked there (no autodiscover.<tld>)",
-            )
-            return
+        email, _, domain = checked
         key = (_network_key(self.network), domain, email.lower())
         cached = self._cached(key, domain)
         if cached is not None:
@@ -307,13 +299,6 @@ class AutodiscoverProvider(DiscoveryProvider):
                     )
             return
         yield from self._local(email, domain)
-
-    def _attempt(self, target: str, outcome: Outcome, reason: str) -> DiscoveryAttempt:
-        attempt = DiscoveryAttempt(
-            mechanism=self.name, target=target, outcome=outcome, reason=reason
-        )
-        log.debug("%s", attempt)
-        return attempt
 
     def _cached(self, key: tuple[object, str, str], domain: str) -> DiscoveryAttempt | None:
         with self._cache_lock:
@@ -366,15 +351,15 @@ class AutodiscoverProvider(DiscoveryProvider):
             try:
                 data = Path(source).read_bytes()
             except OSError as exc:
-                yield self._attempt(target, Outcome.ERROR, f"cannot read the local XML: {exc}")
+                yield self.attempt(target, Outcome.ERROR, f"cannot read the local XML: {exc}")
                 return
         try:
             response = autodiscover.parse_response(data)
         except ParseError as exc:
-            yield self._attempt(target, Outcome.ERROR, f"local XML: {exc}")
+            yield self.attempt(target, Outcome.ERROR, f"local XML: {exc}")
             return
         if response.action is not Action.SETTINGS:
-            yield self._attempt(target, Outcome.ERROR, "local XML must hold settings")
+            yield self.attempt(target, Outcome.ERROR, "local XML must hold settings")
             return
         endpoints, notes = endpoints_from(response, email)
         attempt = DiscoveryAttempt(
@@ -413,26 +398,18 @@ class _Run:
 
     # -- trace helpers ---------------------------------------------------------------
 
-    def _attempt(
+    def attempt(
         self,
         target: str,
         outcome: Outcome,
         reason: str,
         endpoints: tuple[Endpoint, ...] = (),
     ) -> DiscoveryAttempt:
-        attempt = DiscoveryAttempt(
-            mechanism=self.provider.name,
-            target=target,
-            outcome=outcome,
-            reason=reason,
-            endpoints=endpoints,
-        )
-        log.debug("%s", attempt)
-        return attempt
+        return self.provider.attempt(target, outcome, reason, endpoints)
 
     def _out_of_budget(self, target: str) -> DiscoveryAttempt:
         self.stopped = True
-        return self._attempt(target, Outcome.REFUSED, self.budget.refusal)
+        return self.attempt(target, Outcome.REFUSED, self.budget.refusal)
 
     # -- the four steps for one address ----------------------------------------------
 
@@ -441,9 +418,9 @@ class _Run:
         the URL whose ``redirectAddr`` named this address."""
         self.addresses.add(email.lower())
         domain = normalise_host(email.rpartition("@")[2])
-        if registrable_domain(domain) is None:
-            yield self._attempt(
-                domain, Outcome.REFUSED, f"{domain} is a public suffix: nothing is asked there"
+        if registrable_domain(domain) is None:  # a redirectAddr to a public-suffix domain
+            yield self.attempt(
+                domain, Outcome.REFUSED, f"{domain} is a public suffix: nothing is asked under it"
             )
             return
         steps: tuple[Callable[[], Iterator[DiscoveryAttempt]], ...] = (
@@ -463,17 +440,17 @@ class _Run:
         while not self.stopped:
             why = check_url(current)
             if why:
-                yield self._attempt(current, Outcome.REFUSED, why)
+                yield self.attempt(current, Outcome.REFUSED, why)
                 return
             if current in self.urls:
-                yield self._attempt(current, Outcome.REFUSED, "a redirect loop: asked already")
+                yield self.attempt(current, Outcome.REFUSED, "a redirect loop: asked already")
                 return
             self.urls.add(current)
             host, port = url_host(current)
             where = f"redirected from {source}" if source else f"Autodiscover for {email}"
             why = self.gate.permit(host, port, reason=where)
             if why:
-                yield self._attempt(current, Outcome.REFUSED, f"{why}; nothing sent")
+                yield self.attempt(current, Outcome.REFUSED, f"{why}; nothing sent")
                 return
             answer = yield from self._post(current, email)
             if answer is None:
@@ -492,7 +469,7 @@ class _Run:
         headers = {"Content-Type": "text/xml; charset=utf-8"}
         answer = fetch(self.session, "POST", url, data=body, headers=headers)
         if isinstance(answer, Failure):
-            yield self._attempt(url, answer.outcome, answer.reason)
+            yield self.attempt(url, answer.outcome, answer.reason)
             return None
         if answer.status != 401:
             return answer
@@ -511,9 +488,9 @@ class _Run:
         else:
             reason = ""
         if reason or not self.password:
-            yield self._attempt(url, Outcome.NOT_FOUND, reason)
+            yield self.attempt(url, Outcome.NOT_FOUND, reason)
             return None
-        yield self._attempt(
+        yield self.attempt(
             url, Outcome.AUTH_REQUIRED, "HTTP 401: asked again with credentials (verified TLS)"
         )
         headers = {
@@ -522,10 +499,10 @@ class _Run:
         }
         answer = fetch(self.session, "POST", url, data=body, headers=headers)
         if isinstance(answer, Failure):
-            yield self._attempt(url, answer.outcome, answer.reason)
+            yield self.attempt(url, answer.outcome, answer.reason)
             return None
         if answer.status == 401:
-            yield self._attempt(url, Outcome.ERROR, "HTTP 401: the credentials were refused")
+            yield self.attempt(url, Outcome.ERROR, "HTTP 401: the credentials were refused")
             return None
         return answer
 
@@ -535,17 +512,17 @@ class _Run:
         """Check and count a redirect (HTTP 3xx or redirectUrl); the URL to follow, if any."""
         location = location if location is not None else answer.location
         if not location:
-            yield self._attempt(answer.url, Outcome.ERROR, f"{kind} without a target")
+            yield self.attempt(answer.url, Outcome.ERROR, f"{kind} without a target")
             return None
         target = urllib.parse.urljoin(answer.url, location.strip())
         why = check_url(target)
         if why:
-            yield self._attempt(answer.url, Outcome.REFUSED, f"{kind} to {target}: {why}")
+            yield self.attempt(answer.url, Outcome.REFUSED, f"{kind} to {target}: {why}")
             return None
         if not self.budget.take():
             yield self._out_of_budget(target)
             return None
-        yield self._attempt(answer.url, Outcome.REDIRECTED, f"{kind}: redirected to {target}")
+        yield self.attempt(answer.url, Outcome.REDIRECTED, f"{kind}: redirected to {target}")
         return target
 
     def _answer(
@@ -558,7 +535,7 @@ class _Run:
             return None
         if response.error is not None:
             error = response.error
-            yield self._attempt(
+            yield self.attempt(
                 url,
                 Outcome.ERROR,
                 f"Autodiscover error {error.code or '?'}: {error.message or 'no message'}",
@@ -568,7 +545,7 @@ class _Run:
             assert response.redirect_url is not None  # parse_response guarantees it
             return (yield from self._redirect(answer, "redirectUrl", response.redirect_url))
         if plain_http:
-            yield self._attempt(
+            yield self.attempt(
                 url,
                 Outcome.REFUSED,
                 f"{response.action} over plain HTTP is never used (only redirects to https)",
@@ -588,13 +565,13 @@ class _Run:
         static = " (static answer)" if answer.status == 405 else ""
         self.stopped = True
         if not endpoints:
-            yield self._attempt(
+            yield self.attempt(
                 answer.url,
                 Outcome.NOT_FOUND,
                 f"settings{static} without IMAP, POP3 or SMTP: {'; '.join(notes) or 'empty'}",
             )
             return
-        found = self._attempt(
+        found = self.attempt(
             answer.url, Outcome.FOUND, f"settings{static}: {'; '.join(notes)}", endpoints
         )
         self.found = found
@@ -612,9 +589,9 @@ class _Run:
             try:
                 return autodiscover.parse_response(answer.body)
             except ParseError as exc:
-                yield self._attempt(url, Outcome.ERROR, f"HTTP {status}: {exc}")
+                yield self.attempt(url, Outcome.ERROR, f"HTTP {status}: {exc}")
                 return None
-        yield self._attempt(url, Outcome.NOT_FOUND, reason)
+        yield self.attempt(url, Outcome.NOT_FOUND, reason)
         return None
 
     def _redirect_addr(self, url: str, response: Response) -> Iterator[DiscoveryAttempt]:
@@ -622,33 +599,33 @@ class _Run:
         new = (response.redirect_addr or "").strip()
         local, _, domain = new.rpartition("@")
         if not local or not is_domain_name(normalise_host(domain)):
-            yield self._attempt(url, Outcome.ERROR, f"redirectAddr {new!r} is not an address")
+            yield self.attempt(url, Outcome.ERROR, f"redirectAddr {new!r} is not an address")
             return
         if new.lower() in self.addresses:
-            yield self._attempt(url, Outcome.REFUSED, f"an address loop: {new} asked already")
+            yield self.attempt(url, Outcome.REFUSED, f"an address loop: {new} asked already")
             return
         if not self.budget.take():
             yield self._out_of_budget(url)
             return
-        yield self._attempt(url, Outcome.REDIRECTED, f"redirectAddr: starting again with {new}")
+        yield self.attempt(url, Outcome.REDIRECTED, f"redirectAddr: starting again with {new}")
         yield from self.address(new, origin=url)
         self.stopped = True
 
     def http_get(self, url: str, email: str, origin: str | None) -> Iterator[DiscoveryAttempt]:
         """Step 3: a plain GET, only ever to find a redirect to https."""
         if url in self.urls:
-            yield self._attempt(url, Outcome.REFUSED, "a redirect loop: asked already")
+            yield self.attempt(url, Outcome.REFUSED, "a redirect loop: asked already")
             return
         self.urls.add(url)
         host, port = url_host(url)
         where = f"redirected from {origin}" if origin else f"Autodiscover for {email}"
         why = self.gate.permit(host, port, reason=where)
         if why:
-            yield self._attempt(url, Outcome.REFUSED, f"{why}; nothing sent")
+            yield self.attempt(url, Outcome.REFUSED, f"{why}; nothing sent")
             return
         answer = fetch(self.session, "GET", url)
         if isinstance(answer, Failure):
-            yield self._attempt(url, answer.outcome, answer.reason)
+            yield self.attempt(url, answer.outcome, answer.reason)
             return
         if answer.status in REDIRECT_STATUSES:
             target = yield from self._redirect(answer, f"HTTP {answer.status} over plain HTTP")
@@ -666,26 +643,26 @@ class _Run:
         try:
             answer = self.network.dns().resolve(name, "SRV", search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            yield self._attempt(name, Outcome.NOT_FOUND, "no SRV record")
+            yield self.attempt(name, Outcome.NOT_FOUND, "no SRV record")
             return
         except dns.exception.DNSException as exc:
-            yield self._attempt(name, Outcome.ERROR, f"DNS lookup failed: {exc}")
+            yield self.attempt(name, Outcome.ERROR, f"DNS lookup failed: {exc}")
             return
         records = [SrvRecord(rr.priority, rr.weight, rr.port, str(rr.target)) for rr in answer]
         if is_no_service(records):
-            yield self._attempt(name, Outcome.NOT_FOUND, "no service (target '.')")
+            yield self.attempt(name, Outcome.NOT_FOUND, "no service (target '.')")
             return
         for record in order(records):
             host = normalise_host(record.target)
             if not is_domain_name(host):
-                yield self._attempt(name, Outcome.REFUSED, f"SRV target {host!r} is no host name")
+                yield self.attempt(name, Outcome.REFUSED, f"SRV target {host!r} is no host name")
                 continue
             port = "" if record.port == 443 else f":{record.port}"
             url = f"https://{host}{port}{PATH}"
             if not self.budget.take():
                 yield self._out_of_budget(url)
                 return
-            yield self._attempt(name, Outcome.REDIRECTED, f"SRV: redirected to {url}")
+            yield self.attempt(name, Outcome.REDIRECTED, f"SRV: redirected to {url}")
             yield from self.post_chain(url, email, source=f"the DNS record {name}")
             if self.stopped:
                 return

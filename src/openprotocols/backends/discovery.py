@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
+from openprotocols._domains import is_domain_name, normalise_host, registrable_domain
 from openprotocols.model._base import Secret, to_tuple
 from openprotocols.model.accounts import Endpoint
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from openprotocols.network import Network
 
 __all__ = ["DiscoveryAttempt", "DiscoveryProvider", "Outcome"]
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(enum.StrEnum):
@@ -83,3 +87,37 @@ class DiscoveryProvider(abc.ABC):
         the outcome and the reason. ``password`` may be sent only where the mechanism
         requires it, over TLS, to a host the user's domain vouches for.
         """
+
+    def attempt(
+        self,
+        target: str,
+        outcome: Outcome,
+        reason: str = "",
+        endpoints: Iterable[Endpoint] = (),
+    ) -> DiscoveryAttempt:
+        """An attempt of this provider, logged at debug level (never with credentials:
+        reasons are written so that none can be in them)."""
+        found = DiscoveryAttempt(
+            mechanism=self.name,
+            target=target,
+            outcome=outcome,
+            reason=reason,
+            endpoints=tuple(endpoints),
+        )
+        log.debug("%s", found)
+        return found
+
+    def check_address(self, email: str) -> tuple[str, str, str] | DiscoveryAttempt:
+        """``(address, local part, domain)`` of ``email`` (stripped; the domain normalised),
+        or the attempt that ends the run: not an address, or a domain that is a public
+        suffix — nothing is ever asked under ``co.uk`` or ``github.io``."""
+        address = email.strip()
+        local, _, raw_domain = address.rpartition("@")
+        domain = normalise_host(raw_domain)
+        if not local or not is_domain_name(domain):
+            return self.attempt(address, Outcome.ERROR, "not an e-mail address")
+        if registrable_domain(domain) is None:
+            return self.attempt(
+                domain, Outcome.REFUSED, f"{domain} is a public suffix: nothing is asked under it"
+            )
+        return address, local, domain

@@ -44,9 +44,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from openprotocols._domains import normalise_host, registrable_domain, same_site
+from openprotocols._domains import same_site
 from openprotocols.backends import _probe
-from openprotocols.backends._http_fetch import is_domain_name
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider, Outcome
 from openprotocols.errors import (
     AuthenticationError,
@@ -174,19 +173,11 @@ class GuessProvider(DiscoveryProvider):
         )
 
     def discover(self, email: str, *, password: Secret | None = None) -> Iterator[DiscoveryAttempt]:
-        email = email.strip()
-        local, _, raw_domain = email.rpartition("@")
-        domain = normalise_host(raw_domain)
-        if not local or not is_domain_name(domain):
-            yield self._attempt(email, Outcome.ERROR, "not an e-mail address")
+        checked = self.check_address(email)
+        if isinstance(checked, DiscoveryAttempt):
+            yield checked
             return
-        if registrable_domain(domain) is None:
-            yield self._attempt(
-                domain,
-                Outcome.REFUSED,
-                f"{domain} is a public suffix: no host names are guessed under it",
-            )
-            return
+        email, local, domain = checked
         run = _Run(self, email, local, domain, password)
         try:
             yield from run.encrypted()
@@ -210,15 +201,6 @@ class GuessProvider(DiscoveryProvider):
                     for port, security in self.ports.get(protocol, ()):
                         found.append(Candidate(len(found), protocol, host, port, security, user))
         return found
-
-    def _attempt(
-        self, target: str, outcome: Outcome, reason: str, endpoints: Sequence[Endpoint] = ()
-    ) -> DiscoveryAttempt:
-        attempt = DiscoveryAttempt(
-            mechanism=self.name, target=target, outcome=outcome, reason=reason, endpoints=endpoints
-        )
-        log.debug("%s", attempt)
-        return attempt
 
 
 @attrs.define
@@ -277,7 +259,7 @@ class _Run:
             yield from self._run(wanted)
             return
         for server in dict.fromkeys(attrs.evolve(c, rank=-1, username=None) for c in wanted):
-            yield self.provider._attempt(
+            yield self.provider.attempt(
                 server.target,
                 Outcome.REFUSED,
                 "clear text needs the user's consent, which was not given: nothing was sent",
@@ -314,7 +296,7 @@ class _Run:
                     if host in insecure:
                         target = Candidate(-1, protocol, host, port, Security.NONE, None).target
                         reason = f"TLS with {host} failed: not tried in clear text, nothing sent"
-                        refused.append(self.provider._attempt(target, Outcome.REFUSED, reason))
+                        refused.append(self.provider.attempt(target, Outcome.REFUSED, reason))
                         continue
                     for user in users:  # ranked after every encrypted candidate
                         wanted.append(Candidate(rank, protocol, host, port, Security.NONE, user))
@@ -331,7 +313,7 @@ class _Run:
                 for rank in self.candidates
                 if rank not in self.results or self.results[rank].failure == "untried"
             )
-        yield self.provider._attempt(
+        yield self.provider.attempt(
             f"(guessing for {self.domain})",
             Outcome.ERROR,
             f"the time budget of {self.provider.budget:g} s ran out"
@@ -470,7 +452,7 @@ class _Run:
             )
         except Exception as exc:  # every failure is an attempt, never raised
             outcome, reason, failure = self._explain(candidate, exc)
-            return _Result(self.provider._attempt(candidate.target, outcome, reason), failure)
+            return _Result(self.provider.attempt(candidate.target, outcome, reason), failure)
         name, how = _NAMES[candidate.protocol], _HOW[candidate.security]
         if result.login is not None:
             reason = f"{name} server {how}; logged in as this user name ({result.login})"
@@ -484,7 +466,7 @@ class _Run:
             security=candidate.security,
             username=candidate.username or self.email,
         )
-        attempt = self.provider._attempt(candidate.target, Outcome.FOUND, reason, [endpoint])
+        attempt = self.provider.attempt(candidate.target, Outcome.FOUND, reason, [endpoint])
         return _Result(attempt)
 
     def _explain(  # noqa: PLR0911 - one answer per kind of failure

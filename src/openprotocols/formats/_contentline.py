@@ -26,7 +26,9 @@ __all__ = [
     "FOLD_OCTETS",
     "LATIN_1",
     "Line",
+    "LineNumbers",
     "Warning",
+    "build_tree",
     "escape_text",
     "fold",
     "format_line",
@@ -181,50 +183,71 @@ def fold(text: str) -> bytes:
     return b"\r\n ".join(pieces)
 
 
-def parse_components(
-    lines: Iterable[Line], *, format: str, warnings: list[Warning]
-) -> list[RawComponent]:
-    """Build the component tree of ``BEGIN``/``END`` blocks.
+LineNumbers = dict[int, tuple[int, tuple[int, ...]]]
+"""For each component of a tree (keyed by ``id()``): the line of its ``BEGIN`` and the
+lines of its properties, in order."""
 
-    Lines outside any component are refused; an unclosed component at the end is closed
-    with a warning. Returns the top-level components (``VCALENDAR``, ``VCARD``...).
+
+def build_tree(
+    lines: Iterable[tuple[Line, RawProperty]],
+    *,
+    format: str,
+    warnings: list[Warning],
+) -> tuple[list[RawComponent], LineNumbers]:
+    """Build the component tree of ``BEGIN``/``END`` blocks from parsed lines, and say on
+    which line each component and property stood.
+
+    ``BEGIN`` and ``END`` count only without parameters. An unclosed component at the end
+    is closed with a warning. Returns the top-level components and their line numbers.
 
     :raises ParseError: an ``END`` without its ``BEGIN``, or a property outside every
         component.
     """
-    stack: list[tuple[str, int, list[RawProperty], list[RawComponent]]] = []
+    numbers: LineNumbers = {}
+    stack: list[tuple[str, int, list[RawProperty], list[int], list[RawComponent]]] = []
     top: list[RawComponent] = []
-    for line in lines:
-        prop = parse_line(line, format=format)
+
+    def close() -> None:
+        name, begin, properties, lines_of, children = stack.pop()
+        component = RawComponent(name=name, properties=properties, components=children)
+        numbers[id(component)] = (begin, tuple(lines_of))
+        (stack[-1][4] if stack else top).append(component)
+
+    for line, prop in lines:
         upper = prop.name.upper()
-        if upper == "BEGIN":
-            stack.append((prop.value.strip(), line.number, [], []))
-        elif upper == "END":
+        if upper == "BEGIN" and not prop.params:
+            stack.append((prop.value.strip(), line.number, [], [], []))
+        elif upper == "END" and not prop.params:
             name = prop.value.strip()
             if not stack or stack[-1][0].upper() != name.upper():
                 expected = f"END:{stack[-1][0]}" if stack else "nothing"
                 raise ParseError(
                     f"END:{name} where {expected} was expected", format=format, line=line.number
                 )
-            top_or_parent = _close(stack.pop())
-            (stack[-1][3] if stack else top).append(top_or_parent)
+            close()
         elif not stack:
             raise ParseError(
                 f"{prop.name} outside of any component", format=format, line=line.number
             )
         else:
             stack[-1][2].append(prop)
+            stack[-1][3].append(line.number)
     while stack:
         name, number = stack[-1][0], stack[-1][1]
         warnings.append(Warning(number, f"BEGIN:{name} is never closed; closed at the end"))
-        closed = _close(stack.pop())
-        (stack[-1][3] if stack else top).append(closed)
-    return top
+        close()
+    return top, numbers
 
 
-def _close(entry: tuple[str, int, list[RawProperty], list[RawComponent]]) -> RawComponent:
-    name, _, properties, components = entry
-    return RawComponent(name=name, properties=tuple(properties), components=tuple(components))
+def parse_components(
+    lines: Iterable[Line],
+    *,
+    format: str,
+    warnings: list[Warning],
+) -> list[RawComponent]:
+    """The component tree of unfolded ``lines`` (see :func:`build_tree`)."""
+    parsed = ((line, parse_line(line, format=format)) for line in lines)
+    return build_tree(parsed, format=format, warnings=warnings)[0]
 
 
 def serialize_component(component: RawComponent) -> Iterator[bytes]:

@@ -44,7 +44,9 @@ import attrs
 from openprotocols.errors import InvalidItemError, ParseError
 from openprotocols.formats._contentline import (
     Line,
+    LineNumbers,
     Warning,
+    build_tree,
     fold,
     format_line,
     parse_line,
@@ -163,49 +165,10 @@ def _repaired(lines: Iterable[Line], warnings: list[Warning]) -> Iterator[tuple[
         yield previous
 
 
-_Frame = tuple[str, int, list[RawProperty], list[int], list[RawComponent]]
-
-
-def _read_tree(
-    data: bytes, warnings: list[Warning]
-) -> tuple[list[RawComponent], dict[int, tuple[int, tuple[int, ...]]]]:
+def _read_tree(data: bytes, warnings: list[Warning]) -> tuple[list[RawComponent], LineNumbers]:
     """The component tree, and for each component its line and its properties' lines."""
-    numbers: dict[int, tuple[int, tuple[int, ...]]] = {}
-    stack: list[_Frame] = []
-    top: list[RawComponent] = []
-
-    def close(frame: _Frame) -> RawComponent:
-        name, begin, props, lines, children = frame
-        component = RawComponent(name, props, children)
-        numbers[id(component)] = (begin, tuple(lines))
-        return component
-
-    for line, prop in _repaired(read_lines(data, format=FORMAT, warnings=warnings), warnings):
-        upper = prop.name.upper()
-        if upper == "BEGIN" and not prop.params:
-            stack.append((prop.value.strip(), line.number, [], [], []))
-        elif upper == "END" and not prop.params:
-            name = prop.value.strip()
-            if not stack or stack[-1][0].upper() != name.upper():
-                expected = f"END:{stack[-1][0]}" if stack else "nothing"
-                raise ParseError(
-                    f"END:{name} where {expected} was expected", format=FORMAT, line=line.number
-                )
-            component = close(stack.pop())
-            (stack[-1][4] if stack else top).append(component)
-        elif not stack:
-            raise ParseError(
-                f"{prop.name} outside of any component", format=FORMAT, line=line.number
-            )
-        else:
-            stack[-1][2].append(prop)
-            stack[-1][3].append(line.number)
-    while stack:
-        frame = stack.pop()
-        warnings.append(Warning(frame[1], f"BEGIN:{frame[0]} is never closed; closed at the end"))
-        component = close(frame)
-        (stack[-1][4] if stack else top).append(component)
-    return top, numbers
+    lines = _repaired(read_lines(data, format=FORMAT, warnings=warnings), warnings)
+    return build_tree(lines, format=FORMAT, warnings=warnings)
 
 
 def parse(data: bytes) -> Calendar:

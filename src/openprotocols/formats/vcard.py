@@ -165,12 +165,7 @@ def _read(data: bytes, warnings: list[Warning]) -> list[_RawCard]:
     stack: list[_Open] = []
     cards: list[_RawCard] = []
     for line in read_lines(data, format=FORMAT, warnings=warnings):
-        prop = parse_line(line, format=FORMAT)
-        if any(not name for name, _ in prop.params) and format_line(prop) != line.text:
-            # ";=X" reads as the bare parameter "X" and would be written back changed
-            raise ParseError(
-                f"{prop.name}: a parameter without a name", format=FORMAT, line=line.number
-            )
+        prop = parse_line(line, format=FORMAT)  # refuses ";=X" (a parameter without a name)
         upper = prop.name.upper()
         if upper == "BEGIN":
             name = prop.value.strip()
