@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .plugins import default_plugin_manager
 
 if TYPE_CHECKING:
-    from .backends.base import Backend
+    from .backends.base import Backend, TokenProvider
     from .model.accounts import Account
     from .network import Network
     from .plugins import PluginManager
@@ -20,6 +20,7 @@ def connect(
     backend: str,
     *,
     network: Network | None = None,
+    token_provider: TokenProvider | None = None,
     plugin_manager: PluginManager | None = None,
 ) -> Backend:
     """Connect ``account`` through the backend registered as ``backend``.
@@ -32,13 +33,19 @@ def connect(
 
     :param network: how to reach the network (resolver, overrides, trust, timeouts,
         consent); the default trusts the system and asks no one for consent.
+    :param token_provider: returns an OAuth2 access token for an endpoint whose ``auth``
+        is ``oauth2`` (see :data:`~openprotocols.backends.base.TokenProvider`).
     :param plugin_manager: where to look ``backend`` up; by default the process-wide
         manager with every installed plugin.
     :raises ConfigurationError: no backend has that name, or the account lacks settings.
     :raises BackendError: connecting or logging in failed (see its subclasses).
     """
     manager = plugin_manager if plugin_manager is not None else default_plugin_manager()
-    provider = manager.backends().get(backend)(account, network=network)
+    cls = manager.backends().get(backend)
+    if token_provider is None:  # a plugin's backend may not take the argument
+        provider = cls(account, network=network)
+    else:
+        provider = cls(account, network=network, token_provider=token_provider)
     try:
         provider.open()
     except BaseException:

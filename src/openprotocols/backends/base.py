@@ -41,7 +41,7 @@ from __future__ import annotations
 import abc
 import enum
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Generic, Self, TypeVar
 
@@ -52,7 +52,7 @@ from openprotocols.model._base import Item, to_tuple
 from openprotocols.model.folders import Folder, FolderKind
 
 if TYPE_CHECKING:
-    from openprotocols.model.accounts import Account
+    from openprotocols.model.accounts import Account, Endpoint
     from openprotocols.network import Network
 
 __all__ = [
@@ -62,11 +62,19 @@ __all__ = [
     "Collection",
     "Entry",
     "ItemRef",
+    "TokenProvider",
 ]
 
 log = logging.getLogger(__name__)
 
 I = TypeVar("I", bound=Item)  # noqa: E741 - the conventional name for an item type
+
+
+TokenProvider = Callable[["Account", "Endpoint"], str]
+"""Returns a current OAuth2 access token for an endpoint of an account (whose
+``auth`` is ``oauth2``): the application owns the OAuth flow and the refresh token; a
+backend calls this before each authentication (XOAUTH2, OAUTHBEARER, HTTP Bearer) and
+never stores or logs the token."""
 
 
 class Capability(enum.Flag):
@@ -99,11 +107,18 @@ class ItemRef:
 
 @attrs.frozen
 class Entry(Generic[I]):
-    """An item as a collection holds it: its id, its version and the item itself."""
+    """An item as a collection holds it: its id, its version and the item itself.
+
+    ``raw`` is the item's bytes exactly as the server stored them (an iCalendar or vCard
+    file, an RFC 5322 message), for backends that read bytes; a store keeps them so that
+    an edit can be written back with only the changed lines differing (the formats'
+    ``serialize(item, original=raw)``). ``None`` for backends that hold models.
+    """
 
     id: str
     version: str
     item: I
+    raw: bytes | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def ref(self) -> ItemRef:
@@ -290,11 +305,18 @@ class Backend(abc.ABC):
     """``True`` when no collection of this backend can be written (a class or an instance
     attribute: a server may say so only once connected)."""
 
-    def __init__(self, account: Account, *, network: Network | None = None) -> None:
+    def __init__(
+        self,
+        account: Account,
+        *,
+        network: Network | None = None,
+        token_provider: TokenProvider | None = None,
+    ) -> None:
         from openprotocols.network import Network
 
         self.account = account
         self.network = network if network is not None else Network()
+        self.token_provider = token_provider
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.account.email}>"
