@@ -27,7 +27,11 @@ from typing import NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "docs" / "backends").glob("*.md")),
+]
 EXAMPLE_SRC = ROOT / "docs" / "example-plugin" / "src"
 NOT_RUN = "<!-- not run -->"
 EXCERPT = re.compile(r"^# excerpt from (?P<path>\S+)\n")

@@ -83,6 +83,11 @@ def test_hook_openprotocols_register_backends_runs_once_per_manager() -> None:
     assert plugin.calls == 2
 
 
+def builtin_backends() -> list[str]:
+    """The names of the built-in backends, in registration order."""
+    return get_plugin_manager(entry_points=False).backends().names()
+
+
 def test_hook_openprotocols_register_backends_in_registration_order() -> None:
     """Built-ins register first, then explicit plugins in the order given; first name wins."""
     first = backend_named("shared")
@@ -95,7 +100,7 @@ def test_hook_openprotocols_register_backends_in_registration_order() -> None:
             BackendPlugin(lambda registry: registry.add(second)),
         ],
     )
-    assert pm.backends().names() == ["memory", "shared", "other"]
+    assert pm.backends().names() == [*builtin_backends(), "shared", "other"]
     assert pm.backends().get("shared") is first
     (failure,) = pm.failures
     assert failure.stage == "openprotocols_register_backends"
@@ -116,7 +121,7 @@ def test_hook_openprotocols_register_backends_failure_is_isolated() -> None:
             BackendPlugin(lambda registry: registry.add(backend_named("after"))),
         ],
     )
-    assert pm.backends().names() == ["memory", "before", "after"]
+    assert pm.backends().names() == [*builtin_backends(), "before", "after"]
     assert [str(f.error) for f in pm.failures] == ["bug after the first add"]
     with openprotocols.connect(
         Account(email="ann@example.test"), "after", plugin_manager=pm

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import abc
 import atexit
+import base64
 import contextlib
+import datetime
 import os
 import pwd
 import re
@@ -41,7 +43,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias
 
 if TYPE_CHECKING:
-    import datetime
     from types import TracebackType
 
     import dns.asyncresolver
@@ -251,12 +252,19 @@ class TestCA:
     * :attr:`ca_pem` (``ca.pem``): the CA certificate clients must trust;
     * :attr:`cert_pem` (``server.pem``): the server certificate chain;
     * :attr:`key_pem` (``server.key``): the server's private key.
+
+    ``expired``: the server certificate's validity ended yesterday (for testing that
+    clients refuse it).
     """
 
     __test__ = False  # not a pytest test class, despite its name
 
     def __init__(
-        self, directory: str | os.PathLike[str] | None = None, *, names: Iterable[str] = ()
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        names: Iterable[str] = (),
+        expired: bool = False,
     ) -> None:
         import trustme
 
@@ -268,7 +276,15 @@ class TestCA:
             self.directory.mkdir(parents=True, exist_ok=True)
         self.names: tuple[str, ...] = tuple(dict.fromkeys(("localhost", LOCALHOST, *names)))
         self.ca: trustme.CA = trustme.CA(organization_name="openprotocols test CA")
-        self.leaf: trustme.LeafCert = self.ca.issue_cert(*self.names)
+        if expired:
+            now = datetime.datetime.now(datetime.UTC)
+            self.leaf: trustme.LeafCert = self.ca.issue_cert(
+                *self.names,
+                not_before=now - datetime.timedelta(days=30),
+                not_after=now - datetime.timedelta(days=1),
+            )
+        else:
+            self.leaf = self.ca.issue_cert(*self.names)
         self.ca_pem = self.directory / "ca.pem"
         self.cert_pem = self.directory / "server.pem"
         self.key_pem = self.directory / "server.key"
@@ -1513,7 +1529,9 @@ class SMTPServer(BaseServer):
     ``require_starttls`` all but EHLO/STARTTLS/NOOP/QUIT before it get 530, and AUTH is
     only offered after it), ``"tls"`` (implicit TLS, "port 465" style) or ``"plain"``.
     ``users``: accepted AUTH PLAIN/LOGIN credentials (default ``alice``/``secret``); wrong
-    ones get 535. ``auth_required``: MAIL needs a successful AUTH first.
+    ones get 535. ``auth_required``: MAIL needs a successful AUTH first. ``tokens``: OAuth2
+    bearer tokens by user; when given, AUTH XOAUTH2 is offered too and checks them.
+    ``refused_recipients``: addresses that RCPT TO refuses with 550.
 
     Every accepted message lands in :attr:`messages`, every AUTH in :attr:`auth_attempts`.
     """
@@ -1530,8 +1548,12 @@ class SMTPServer(BaseServer):
         auth_required: bool = True,
         server_hostname: str = "localhost",
         ready_timeout: float = 10.0,
+        tokens: Mapping[str, str] | None = None,
+        refused_recipients: Iterable[str] = (),
     ) -> None:
         self.users: dict[str, str] = dict({"alice": "secret"} if users is None else users)
+        self.tokens: dict[str, str] = dict(tokens or {})
+        self.refused_recipients = frozenset(a.lower() for a in refused_recipients)
         self.security = security
         self.ca = ca
         self.require_starttls = require_starttls
@@ -1642,6 +1664,48 @@ class SMTPServer(BaseServer):
 class _SMTPHandler:
     def __init__(self, server: SMTPServer) -> None:
         self._server = server
+        if server.tokens:  # aiosmtpd offers every auth_* attribute of the handler
+            self.auth_XOAUTH2 = self._auth_xoauth2
+
+    async def _auth_xoauth2(self, server: Any, args: list[str]) -> Any:
+        """AUTH XOAUTH2 (Google's and Microsoft's SASL mechanism): ``user=<login>^Aauth=Bearer
+        <token>^A^A``; a failure answers 334 with a JSON error, then 535."""
+        from aiosmtpd.smtp import MISSING, AuthResult
+
+        if len(args) == 2:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                return AuthResult(
+                    success=False, handled=False, message="501 5.5.2 Can't decode base64"
+                )
+        else:
+            answer = await server.challenge_auth("")
+            if answer is MISSING:
+                return AuthResult(success=False, handled=True)
+            blob = answer
+        fields = dict(
+            part.split("=", 1)
+            for part in blob.decode("utf-8", "replace").split("\x01")
+            if "=" in part
+        )
+        login = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        success = bool(token) and self._server.tokens.get(login) == token
+        self._server.auth_attempts.append(AuthAttempt("XOAUTH2", login, success))
+        if success:
+            return AuthResult(success=True, auth_data=login)
+        await server.challenge_auth(b'{"status":"401","schemes":"bearer"}')
+        return AuthResult(success=False, handled=False)  # answered with 535
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self._server.refused_recipients:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
