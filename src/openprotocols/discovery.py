@@ -34,7 +34,7 @@ from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider
 from openprotocols.errors import ConfigurationError, DiscoveryError
 from openprotocols.model._base import Secret, to_tuple
 from openprotocols.model.accounts import Account, Endpoint
-from openprotocols.network import ConsentCallback, ConsentRequest, Network
+from openprotocols.network import ConsentCallback, ConsentKind, ConsentRequest, Network
 
 if TYPE_CHECKING:
     from openprotocols.plugins import PluginManager
@@ -244,12 +244,19 @@ def _crashed(provider: DiscoveryProvider, error: BaseException) -> DiscoveryAtte
 
 
 def _serialized(consent: ConsentCallback) -> ConsentCallback:
-    """The consent callback, called by one provider thread at a time (one prompt at once)."""
+    """The consent callback, called by one provider thread at a time (one prompt at once)
+    and at most once per question in a run: a host outside a domain is asked about once,
+    clear text once per host and port, whichever provider asks first."""
     lock = threading.Lock()
+    answers: dict[tuple[ConsentKind, str, int | None, str | None], bool] = {}
 
     def ask(request: ConsentRequest) -> bool:
+        port = request.port if request.kind is ConsentKind.CLEAR_TEXT else None
+        key = (request.kind, request.host, port, request.domain)
         with lock:
-            return consent(request)
+            if key not in answers:
+                answers[key] = consent(request)
+            return answers[key]
 
     return ask
 

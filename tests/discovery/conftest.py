@@ -22,9 +22,20 @@ from openprotocols.testing.servers import (
 )
 
 DOMAINS = ("example.test", "hoster.test", "evil.test", "srvdomain.test", "mxuser.test")
+SHAPES: dict[str, tuple[str, ...]] = {
+    # the user's domain: (its foreign siblings under the same public suffix, the suffix)
+    "example.co.uk": ("other.co.uk", "co.uk"),  # a multi-label ICANN suffix
+    "ann.github.io": ("evil.github.io", "github.io"),  # a suffix of the PSL's private section
+    "xn--bcher-kva.test": ("bucher.test", "test"),  # an IDN: bücher.test
+    "eu.example.test": ("example.test", "test"),  # below the registrable domain
+}
+"""Domain shapes for the generated tests: each user domain with hosts around it."""
+SHAPE_DOMAINS = tuple(
+    dict.fromkeys(name for domain, (*others,) in SHAPES.items() for name in (domain, *others))
+)
 NAMES = tuple(
     name
-    for domain in DOMAINS
+    for domain in dict.fromkeys(DOMAINS + SHAPE_DOMAINS)
     for name in (domain, f"autodiscover.{domain}", f"autoconfig.{domain}", f"mail.{domain}")
 )
 """Every host name the virtual-host servers answer for (on 443 and 80)."""
@@ -112,3 +123,10 @@ def web(
     dns = dnsmasq(RECORDS)
     with HTTPSServer(ca=discovery_ca) as https, HTTPSServer(tls=False) as http:
         yield Web(https, http, dns, discovery_ca.ca_pem)
+
+
+@pytest.fixture(scope="session")
+def domain_shapes() -> dict[str, tuple[str, ...]]:
+    """:data:`SHAPES`: user domains of unusual shapes, each with its foreign siblings and
+    its public suffix (every one of their hosts is served by the ``web`` fixture)."""
+    return SHAPES

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openprotocols._domains import same_site
+from openprotocols.backends.autoconfig import AutoconfigProvider
 from openprotocols.backends.autodiscover import AutodiscoverProvider, endpoints_from
 from openprotocols.backends.discovery import DiscoveryAttempt, Outcome
 from openprotocols.formats.autodiscover import parse_response
@@ -426,6 +427,24 @@ def test_wrong_host_certificate_is_an_error(web: Any) -> None:
     assert "match" in attempts[0].reason
 
 
+def test_expired_certificate_is_an_error(web: Any) -> None:
+    """A certificate from the trusted CA whose validity has ended is refused; nothing is
+    sent, and the next location is tried."""
+    with TestCA(names=["example.test"], expired=True) as old, HTTPSServer(ca=old) as stale:
+        stale.route("*", PATH, Response.xml(settings_xml("mail.stale.test")))
+        web.route(f"https://autodiscover.example.test{PATH}", Response.xml(settings_xml()))
+        net = web.network(
+            extra={"example.test:443": f"127.0.0.1:{stale.port}"},
+            ca_bundle=web.ca.read_bytes() + old.ca_pem.read_bytes(),
+        )
+        attempts = run(net)
+        assert stale.requests == []
+    assert attempts[0].outcome is Outcome.ERROR
+    assert "TLS failed" in attempts[0].reason
+    assert "expired" in attempts[0].reason
+    assert found(attempts).target == f"https://autodiscover.example.test{PATH}"
+
+
 # -- bad answers ------------------------------------------------------------------------
 
 
@@ -740,18 +759,114 @@ def test_credentials_never_leave_the_permitted_hosts(
         return consent.get(request.host, False)
 
     attempts = run(web.network(consent=answer), password=SECRET if password else None)
-    permitted = {h for h in GRAPH_HOSTS if same_site(h, "example.test")}
+    assert_only_permitted_hosts(web, "example.test", GRAPH_HOSTS, asked, consent, password)
+    assert sum(1 for a in attempts if a.outcome is Outcome.FOUND) <= 1
+
+
+def assert_only_permitted_hosts(
+    web: Any,
+    domain: str,
+    hosts: Iterable[str],
+    asked: list[str],
+    consent: dict[str, bool],
+    password: bool,
+    *,
+    once: bool = True,
+) -> None:
+    """Every request went to a host in ``domain``'s site or one the user approved when
+    asked (``once``: asked at most once per host); credentials (and the password) only
+    over TLS, after a 401 for the same URL."""
+    permitted = {h for h in hosts if same_site(h, domain)}
     permitted |= {h for h, yes in consent.items() if yes and h in asked}
     challenged: set[tuple[str | None, str]] = set()
     for request in web.https.requests + web.http.requests:
         host = (request.header("Host") or "").partition(":")[0]
         assert host in permitted  # nothing at all reaches a host without consent
         assert PASSWORD.encode() not in request.body
+        assert PASSWORD not in request.path
         if request.header("Authorization") is None:
             challenged.add((request.header("Host"), request.path))
         else:  # only over TLS, and only after the same URL was asked without credentials
             assert request.tls
             assert password
             assert (request.header("Host"), request.path) in challenged
-    assert len(asked) == len(set(asked))  # asked at most once per host
-    assert sum(1 for a in attempts if a.outcome is Outcome.FOUND) <= 1
+    if once:
+        assert len(asked) == len(set(asked))
+
+
+AUTOCONFIG_PATHS = ("/mail/config-v1.1.xml", "/.well-known/autoconfig/mail/config-v1.1.xml")
+
+
+def _spelled(data: st.DataObject, domain: str) -> str:
+    """``domain`` as a user might type it: its U-label form for an IDN, random letter
+    case, and maybe a trailing dot."""
+    name = domain.encode("ascii").decode("idna")
+    name = "".join(c.upper() if data.draw(st.booleans()) else c for c in name)
+    return name + ("." if data.draw(st.booleans()) else "")
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), password=st.booleans())
+def test_domain_shapes_keep_credentials_inside_the_site(
+    web: Any, domain_shapes: dict[str, tuple[str, ...]], data: st.DataObject, password: bool
+) -> None:
+    """Over user domains of every shape (a multi-label public suffix, a private PSL
+    suffix, an IDN, a subdomain of the registrable domain; typed in any letter case, with
+    or without a trailing dot), random redirect graphs among the domain's hosts, its
+    foreign siblings and its public suffix, and random consent answers: Autodiscover and
+    autoconfig reach only same-site or consented hosts, and credentials only over TLS."""
+    AutodiscoverProvider.clear_cache()
+    web.https.clear()
+    web.http.clear()
+    domain = data.draw(st.sampled_from(sorted(domain_shapes)), label="domain")
+    hosts = [
+        name
+        for base in (domain, *domain_shapes[domain])
+        for name in (base, f"autodiscover.{base}", f"autoconfig.{base}")
+    ]
+    paths = (PATH, "/n1", *AUTOCONFIG_PATHS)
+    nodes = [(host, path) for host in hosts for path in paths]
+    node = st.sampled_from(nodes)
+    shaped = st.one_of(
+        st.tuples(st.just("404")),
+        st.tuples(st.just("settings")),
+        st.tuples(st.just("challenge-settings")),
+        st.tuples(st.sampled_from(["301", "302", "307", "308"]), node, st.booleans()),
+        st.tuples(st.just("xml-redirect"), node, st.booleans()),
+        st.tuples(st.just("challenge-redirect"), node, st.booleans()),
+        st.tuples(st.just("redirect-addr"), st.sampled_from([f"bob@{h}" for h in hosts])),
+    )
+    entries = [
+        (domain, PATH),
+        (f"autodiscover.{domain}", PATH),
+        (f"autoconfig.{domain}", AUTOCONFIG_PATHS[0]),
+        (domain, AUTOCONFIG_PATHS[1]),
+    ]  # where the providers start: always answered, so that the graph is reached
+    plan = data.draw(st.fixed_dictionaries(dict.fromkeys(entries, shaped)), label="entries")
+    plan |= data.draw(st.dictionaries(node, shaped, max_size=10), label="plan")
+    consent = data.draw(st.dictionaries(st.sampled_from(hosts), st.booleans()), label="consent")
+    email = f"ann@{_spelled(data, domain)}"
+    serve = _serve(plan)
+    for host in hosts:
+        for path in paths:
+            web.route(f"https://{host}{path}", lambda request, host=host: serve(host, request))
+            web.route(f"http://{host}{path}", lambda request, host=host: serve(host, request))
+    asked: list[list[str]] = []
+
+    def answer(request: ConsentRequest) -> bool:
+        asked[-1].append(request.host)
+        return consent.get(request.host, False)
+
+    net = web.network(consent=answer)
+    secret = SECRET if password else None
+    for provider in (AutodiscoverProvider(net), AutoconfigProvider(net)):
+        asked.append([])
+        attempts = list(provider.discover(email, password=secret))
+        assert attempts  # every provider says what it did, even when refusing
+        assert len(asked[-1]) == len(set(asked[-1]))  # (discover() shares answers among them)
+    everyone = [host for hosts_asked in asked for host in hosts_asked]
+    assert_only_permitted_hosts(web, domain, hosts, everyone, consent, password, once=False)

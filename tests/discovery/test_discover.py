@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar
@@ -10,7 +11,7 @@ import pytest
 
 import openprotocols
 from openprotocols.backends.discovery import DiscoveryAttempt, DiscoveryProvider, Outcome
-from openprotocols.errors import ConfigurationError, DiscoveryError
+from openprotocols.errors import ConfigurationError, ConsentRequired, DiscoveryError
 from openprotocols.model import Endpoint, Security
 from openprotocols.network import Network, Timeouts
 from openprotocols.plugins import DEFAULT_PLUGINS, PluginManager, get_plugin_manager
@@ -245,13 +246,61 @@ def test_consent_prompts_come_one_at_a_time() -> None:
         return True
 
     ask = _serialized(slow_yes)
-    request = ConsentRequest(kind=ConsentKind.FOREIGN_HOST, protocol="x", host="h.test")
-    threads = [threading.Thread(target=ask, args=(request,)) for _ in range(4)]
+    requests = [
+        ConsentRequest(kind=ConsentKind.FOREIGN_HOST, protocol="x", host=f"h{n}.test")
+        for n in range(4)
+    ]
+    threads = [threading.Thread(target=ask, args=(request,)) for request in requests]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert most == 1
+
+
+def test_each_consent_question_is_asked_once_per_run() -> None:
+    """Providers asking about the same host share the user's answer; clear text is asked
+    per port, and a refusal is remembered as well as an approval."""
+    from openprotocols.network import ConsentKind, ConsentRequest
+
+    def asker(name: str, order: int) -> type[DiscoveryProvider]:
+        def discover(self: DiscoveryProvider, email: str, *, password: object = None):  # type: ignore[no-untyped-def]
+            for kind, host, port in [
+                (ConsentKind.FOREIGN_HOST, "mx.elsewhere.test", 443),
+                (ConsentKind.FOREIGN_HOST, "mx.elsewhere.test", 80),
+                (ConsentKind.CLEAR_TEXT, "mail.example.test", 143),
+                (ConsentKind.CLEAR_TEXT, "mail.example.test", 110),
+                (ConsentKind.FOREIGN_HOST, "no.elsewhere.test", 443),
+            ]:
+                request = ConsentRequest(
+                    kind=kind, protocol=name, host=host, port=port, domain="example.test"
+                )
+                with contextlib.suppress(ConsentRequired):
+                    self.network.require_consent(request)
+            yield DiscoveryAttempt(mechanism=name, target="x", outcome=Outcome.NOT_FOUND)
+
+        attributes = {"name": name, "order": order, "discover": discover}
+        return type(name, (DiscoveryProvider,), attributes)
+
+    asked: list[tuple[str, int | None]] = []
+
+    def answer(request: ConsentRequest) -> bool:
+        asked.append((request.host, request.port))
+        return not request.host.startswith("no.")
+
+    pm = get_plugin_manager(
+        entry_points=False,
+        blocked=DEFAULT_PLUGINS,
+        plugins=[plugin_of(asker("first", 1), asker("second", 2))],
+    )
+    with pytest.raises(DiscoveryError):
+        openprotocols.discover("ann@example.test", consent=answer, plugin_manager=pm)
+    assert sorted(asked) == [
+        ("mail.example.test", 110),
+        ("mail.example.test", 143),
+        ("mx.elsewhere.test", 443),
+        ("no.elsewhere.test", 443),
+    ]
 
 
 def test_later_mechanisms_fill_what_earlier_ones_lack(dnsmasq: Factory) -> None:
