@@ -1532,6 +1532,7 @@ class SMTPServer(BaseServer):
     ones get 535. ``auth_required``: MAIL needs a successful AUTH first. ``tokens``: OAuth2
     bearer tokens by user; when given, AUTH XOAUTH2 is offered too and checks them.
     ``refused_recipients``: addresses that RCPT TO refuses with 550.
+    ``exclude_mechanisms``: SASL mechanisms not offered (``["PLAIN"]`` leaves LOGIN).
 
     Every accepted message lands in :attr:`messages`, every AUTH in :attr:`auth_attempts`.
     """
@@ -1550,10 +1551,12 @@ class SMTPServer(BaseServer):
         ready_timeout: float = 10.0,
         tokens: Mapping[str, str] | None = None,
         refused_recipients: Iterable[str] = (),
+        exclude_mechanisms: Iterable[str] = (),
     ) -> None:
         self.users: dict[str, str] = dict({"alice": "secret"} if users is None else users)
         self.tokens: dict[str, str] = dict(tokens or {})
         self.refused_recipients = frozenset(a.lower() for a in refused_recipients)
+        self.exclude_mechanisms = [m.upper() for m in exclude_mechanisms]
         self.security = security
         self.ca = ca
         self.require_starttls = require_starttls
@@ -1628,6 +1631,7 @@ class SMTPServer(BaseServer):
                 authenticator=self._authenticate,
                 auth_required=self.auth_required,
                 auth_require_tls=True,
+                auth_exclude_mechanism=self.exclude_mechanisms,
             )
             try:
                 controller.start()

@@ -71,9 +71,7 @@ class FakeServer:
         """Go on over TLS, accepting any login, as an attacker's relay would."""
         # An explicit handshake: wrap_socket skips it when the client has already hung
         # up, which would look like a TLS session that never was.
-        with self.context.wrap_socket(
-            conn, server_side=True, do_handshake_on_connect=False
-        ) as tls:
+        with self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False) as tls:
             tls.do_handshake()
             self.tls_started = True
             reader = tls.makefile("rb")

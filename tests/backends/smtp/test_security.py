@@ -66,6 +66,18 @@ def test_wrong_password_is_an_authentication_error(
     assert [(a.login, a.success) for a in smtp_server.auth_attempts] == [("alice", False)]
 
 
+def test_auth_login_when_plain_is_not_offered(test_ca: TestCA, network: Network) -> None:
+    """A server offering only AUTH LOGIN gets the user name and password that way."""
+    with SMTPServer(ca=test_ca, exclude_mechanisms=["PLAIN"]) as server:
+        with SMTPBackend(smtp_account(server.port), network=network) as smtp:
+            smtp.open()
+            smtp.send(message())  # type: ignore[arg-type]
+        assert [(a.mechanism, a.login, a.success) for a in server.auth_attempts] == [
+            ("LOGIN", "alice", True)
+        ]
+        assert len(server.messages) == 1
+
+
 def test_implicit_tls(tls_server: SMTPServer, network: Network) -> None:
     tls_server.clear()
     account = smtp_account(tls_server.port, security="ssl")
