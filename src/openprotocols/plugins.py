@@ -71,6 +71,8 @@ ENTRY_POINT_GROUP = "openprotocols"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "openprotocols.backends.memory",
     "openprotocols.backends.smtp",
+    "openprotocols.backends.caldav",
+    "openprotocols.backends.carddav",
     "openprotocols.backends.autodiscover",
     "openprotocols.backends.autoconfig",
     "openprotocols.backends.srv",

@@ -325,7 +325,7 @@ def test_registry_refuses_invalid_classes(cls: type, message: str) -> None:
 def test_registry_lookup_of_unknown_name() -> None:
     """Looking up an unknown backend names the installed ones."""
     registry = get_plugin_manager(entry_points=False).backends()
-    installed = ", ".join(registry.names())
+    installed = ", ".join(sorted(registry.names()))
     with pytest.raises(
         ConfigurationError, match=rf"no backend called 'nope' \(installed: {installed}\)"
     ):

@@ -1,0 +1,214 @@
+"""Bad and unusual answers, from a scripted HTTPS server (``https_server``): faults and
+features the real test servers cannot produce on demand (malformed XML, a wrong root
+element, a nonsense status line, a huge body, a truncated sync report, a
+directory-gateway). Each bad answer must be a ProtocolError naming the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from openprotocols.backends.caldav import CalDAVBackend
+from openprotocols.backends.carddav import CardDAVBackend
+from openprotocols.errors import ProtocolError
+from openprotocols.model import Account, Endpoint
+from openprotocols.network import Network
+from openprotocols.testing.servers import HTTPSServer, Request, Response, TestCA
+
+MS = (
+    '<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"'
+    ' xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:r="urn:ietf:params:xml:ns:carddav">'
+    "{}</d:multistatus>"
+)
+
+
+def prop_response(href: str, props: str, status: str = "HTTP/1.1 200 OK") -> str:
+    """One multistatus response with found properties."""
+    return (
+        f"<d:response><d:href>{href}</d:href><d:propstat><d:prop>{props}</d:prop>"
+        f"<d:status>{status}</d:status></d:propstat></d:response>"
+    )
+
+
+def multistatus(*responses: str, extra: str = "") -> Response:
+    """A 207 answer."""
+    return Response.xml(MS.format(extra + "".join(responses)), status=207)
+
+
+@pytest.fixture
+def scripted(https_server: HTTPSServer) -> HTTPSServer:
+    """A server with a principal /p/ whose calendar and address-book home is /p/h/."""
+    https_server.route(
+        "PROPFIND",
+        "/",
+        multistatus(
+            prop_response(
+                "/", "<d:current-user-principal><d:href>/p/</d:href></d:current-user-principal>"
+            )
+        ),
+    )
+    https_server.route(
+        "PROPFIND",
+        "/p/",
+        multistatus(
+            prop_response(
+                "/p/",
+                "<c:calendar-home-set><d:href>/p/h/</d:href></c:calendar-home-set>"
+                "<r:addressbook-home-set><d:href>/p/h/</d:href></r:addressbook-home-set>"
+                "<r:directory-gateway><d:href>/p/gal/</d:href></r:directory-gateway>",
+            )
+        ),
+    )
+    return https_server
+
+
+def _backend(cls: type, server: HTTPSServer, ca: TestCA) -> object:
+    account = Account(
+        email="ann@example.test",
+        endpoints=[
+            Endpoint(protocol=p, host="127.0.0.1", port=server.port, username="ann", password="pw")
+            for p in ("caldav", "carddav")
+        ],
+    )
+    return cls(account, network=Network(ca_bundle=ca.ca_pem_bytes))
+
+
+@pytest.fixture
+def caldav(scripted: HTTPSServer, test_ca: TestCA) -> Iterator[CalDAVBackend]:
+    """An open CalDAV backend on the scripted server."""
+    backend = _backend(CalDAVBackend, scripted, test_ca)
+    assert isinstance(backend, CalDAVBackend)
+    backend.open()
+    yield backend
+    backend.close()
+
+
+BAD_ANSWERS = {
+    "not well-formed": Response.xml("<d:multistatus xmlns:d='DAV:'><d:response>", status=207),
+    "a DOCTYPE": Response.xml(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><d:multistatus xmlns:d="DAV:"/>',
+        status=207,
+    ),
+    "wrong root element": Response.xml('<d:error xmlns:d="DAV:"/>', status=207),
+    "response without href": multistatus(
+        "<d:response><d:status>HTTP/1.1 200 OK</d:status></d:response>"
+    ),
+    "nonsense status line": multistatus(
+        prop_response("/p/h/x/", "<d:displayname/>", status="banana")
+    ),
+    "unexpected status": Response.text("I am a teapot", status=418),
+    "unexpected 200": Response.xml("<x/>", status=200),
+    "claimed huge body": Response(
+        207, {"Content-Type": "text/xml", "Content-Length": str(10**9)}, b""
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", list(BAD_ANSWERS), ids=list(BAD_ANSWERS))
+def test_bad_answers_are_protocol_errors(
+    scripted: HTTPSServer, caldav: CalDAVBackend, answer: str
+) -> None:
+    """Each bad answer to the collection listing is a ProtocolError naming the URL."""
+    scripted.route("PROPFIND", "/p/h/", BAD_ANSWERS[answer])
+    with pytest.raises(ProtocolError) as info:
+        caldav.list_folders()
+    assert info.value.url == scripted.url_for("/p/h/")
+    assert scripted.url_for("/p/h/") in str(info.value)
+
+
+def test_body_over_the_cap_is_not_read(scripted: HTTPSServer, caldav: CalDAVBackend) -> None:
+    """A body past the size cap is abandoned: ProtocolError naming the URL."""
+    caldav.dav.max_body = 10_000
+    scripted.route(
+        "PROPFIND",
+        "/p/h/",
+        multistatus(prop_response("/p/h/", "<d:displayname>" + "x" * 20_000 + "</d:displayname>")),
+    )
+    with pytest.raises(ProtocolError, match="exceeds 10000 bytes") as info:
+        caldav.list_folders()
+    assert info.value.url == scripted.url_for("/p/h/")
+
+
+CAL = prop_response(
+    "/p/h/c/",
+    "<d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>C</d:displayname>"
+    "<d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report>"
+    "</d:supported-report></d:supported-report-set>",
+)
+
+
+def test_truncated_sync_report_is_paged_through(
+    scripted: HTTPSServer, caldav: CalDAVBackend
+) -> None:
+    """A 507 for the collection in a sync report means "ask again from this token": the
+    pages are merged (a later delete wins over an earlier change)."""
+    scripted.route("PROPFIND", "/p/h/c/", multistatus(CAL))
+    pages = {
+        "": multistatus(
+            prop_response("/p/h/c/a.ics", '<d:getetag>"1"</d:getetag>'),
+            prop_response("/p/h/c/b.ics", '<d:getetag>"2"</d:getetag>'),
+            "<d:response><d:href>/p/h/c/</d:href>"
+            "<d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>",
+            extra="<d:sync-token>t1</d:sync-token>",
+        ),
+        "t1": multistatus(
+            prop_response("/p/h/c/c.ics", '<d:getetag>"3"</d:getetag>'),
+            "<d:response><d:href>/p/h/c/b.ics</d:href>"
+            "<d:status>HTTP/1.1 404 Not Found</d:status></d:response>",
+            extra="<d:sync-token>t2</d:sync-token>",
+        ),
+    }
+
+    def sync(request: Request) -> Response:
+        token = (
+            request.text.split("<D:sync-token>")[1].split("<")[0]
+            if "<D:sync-token>" in request.text
+            else ""
+        )
+        return pages[token]
+
+    scripted.route("REPORT", "/p/h/c/", sync)
+    changes = caldav.collection("/p/h/c/").changes()
+    assert changes.full
+    assert {(r.id, r.version) for r in changes.changed} == {
+        ("/p/h/c/a.ics", '"1"'),
+        ("/p/h/c/c.ics", '"3"'),
+    }
+    assert changes.state == "sync:t2"
+
+
+def test_directory_gateway(scripted: HTTPSServer, test_ca: TestCA) -> None:
+    """The principal's directory-gateway is the directory; a search is one
+    addressbook-query with a text-match and a limit."""
+    card = "BEGIN:VCARD\nVERSION:3.0\nUID:ann\nFN:Ann Smith\nEND:VCARD\n"
+    scripted.route(
+        "PROPFIND",
+        "/p/gal/",
+        multistatus(
+            prop_response(
+                "/p/gal/", "<d:resourcetype><d:collection/><r:addressbook/></d:resourcetype>"
+            )
+        ),
+    )
+    scripted.route(
+        "REPORT",
+        "/p/gal/",
+        multistatus(
+            prop_response(
+                "/p/gal/ann.vcf",
+                f'<d:getetag>"9"</d:getetag><r:address-data>{card}</r:address-data>',
+            )
+        ),
+    )
+    backend = _backend(CardDAVBackend, scripted, test_ca)
+    assert isinstance(backend, CardDAVBackend)
+    with backend:
+        backend.open()
+        found = backend.directory().search("smi", limit=7)
+    assert [(e.id, e.item.display_name) for e in found] == [("/p/gal/ann.vcf", "Ann Smith")]
+    assert found[0].raw == card.replace("\n", "\r\n").encode()
+    query = [r for r in scripted.requests if r.method == "REPORT"][-1].text
+    assert "addressbook-query" in query
+    assert ">smi<" in query
+    assert ">7<" in query
