@@ -70,6 +70,7 @@ ENTRY_POINT_GROUP = "openprotocols"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "openprotocols.backends.memory",
+    "openprotocols.backends.imap",
     "openprotocols.backends.smtp",
     "openprotocols.backends.caldav",
     "openprotocols.backends.carddav",

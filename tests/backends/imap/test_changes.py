@@ -1,0 +1,151 @@
+"""changes() reports exactly what another client did, on Dovecot (QRESYNC, and CONDSTORE
+without QRESYNC) and on pymap (flag comparison), and survives a UIDVALIDITY reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openprotocols.backends.imap import IMAPBackend, IMAPCollection, fingerprint
+from openprotocols.model import Folder, FolderKind
+from openprotocols.network import Network
+from openprotocols.testing.servers import DovecotServer
+
+from .conftest import dovecot_account, message, unique
+
+
+def _uids(other: Any, folder: str) -> list[int]:
+    other.select_folder(folder)
+    return sorted(other.search(["ALL"]))
+
+
+def _id_of(collection: IMAPCollection, uid: int) -> str:
+    validity = collection.changes().state.split(".")[2]
+    return f"{validity}:{uid}"
+
+
+def test_state_names_the_strategy(backend: IMAPBackend, mailbox: Folder, server_name: str) -> None:
+    """Dovecot is asked with QRESYNC, pymap by comparing flags."""
+    state = backend.collection(mailbox).changes().state
+    assert state.split(".")[1] == ("q" if server_name == "dovecot" else "f")
+
+
+def test_other_clients_changes_are_reported_exactly(
+    backend: IMAPBackend, mailbox: Folder, other_client: Any, server_name: str
+) -> None:
+    """Flag changes, expunges, appends and moves by another client, nothing else."""
+    collection = backend.collection(mailbox)
+    for n in range(4):
+        other_client.append(mailbox.id, message(f"m{n}"))
+    first = collection.changes()
+    assert first.full
+    assert len(first.changed) == 4
+    flagged, expunged, moved, untouched = _uids(other_client, mailbox.id)
+    target = backend.create_folder(unique(), FolderKind.MAIL)
+    try:
+        other_client.add_flags([flagged], ["\\Flagged", "$Label1"])
+        other_client.delete_messages([expunged])
+        other_client.uid_expunge([expunged])
+        other_client.move([moved], target.id)
+        other_client.append(mailbox.id, message("new"))
+        new_uid = max(_uids(other_client, mailbox.id))
+
+        changes = collection.changes(first.state)
+        ids = {
+            uid: _id_of(collection, uid) for uid in (flagged, expunged, moved, untouched, new_uid)
+        }
+        assert not changes.full
+        assert {ref.id for ref in changes.changed} == {ids[flagged], ids[new_uid]}
+        assert set(changes.deleted) == {ids[expunged], ids[moved]}
+        before = {ref.id: ref.version for ref in first.changed}
+        after = {ref.id: ref.version for ref in changes.changed}
+        assert after[ids[flagged]] != before[ids[flagged]]
+        entry = collection.get_one(ids[flagged])
+        assert entry.item.is_flagged
+        if server_name == "dovecot":  # pymap keeps no keywords it does not know
+            assert entry.item.keywords == {"$Label1"}
+
+        again = collection.changes(changes.state)
+        assert (again.changed, again.deleted, again.full) == ((), (), False)
+        moved_in = backend.collection(target).changes()
+        assert [
+            e.item.subject for e in backend.collection(target).get(r.id for r in moved_in.changed)
+        ] == ["m2"]
+    finally:
+        backend.delete_folder(target)
+
+
+def test_flag_removal_is_a_change(backend: IMAPBackend, mailbox: Folder, other_client: Any) -> None:
+    """Removing a flag changes the version too (and \\Recent never does)."""
+    other_client.append(mailbox.id, message("seen"), flags=["\\Seen"])
+    collection = backend.collection(mailbox)
+    first = collection.changes()
+    (uid,) = _uids(other_client, mailbox.id)
+    other_client.remove_flags([uid], ["\\Seen"])
+    changes = collection.changes(first.state)
+    assert [ref.id for ref in changes.changed] == [first.changed[0].id]
+    assert not collection.get_one(first.changed[0].id).item.is_seen
+
+
+def test_condstore_without_qresync(dovecot: DovecotServer, network: Network) -> None:
+    """With QRESYNC switched off, CONDSTORE and the UID set in the state find the same
+    (Dovecot with QRESYNC hidden from the backend)."""
+    with IMAPBackend(dovecot_account(dovecot), network=network) as backend:
+        conn = backend._connection()
+        conn.capabilities = conn.capabilities - {"QRESYNC"}
+        name = unique("condstore")
+        backend.create_folder(name, FolderKind.MAIL)
+        other = dovecot.imap_client("alice", security="tls")
+        try:
+            collection = backend.collection(name)
+            for n in range(3):
+                other.append(name, message(f"c{n}"))
+            first = collection.changes()
+            assert first.state.split(".")[1] == "c"
+            one, two, _ = _uids(other, name)
+            other.add_flags([one], ["\\Answered"])
+            other.delete_messages([two])
+            other.uid_expunge([two])
+            other.append(name, message("c3"))
+            four = max(_uids(other, name))
+            changes = collection.changes(first.state)
+            assert [r.id for r in changes.changed] == [_id_of(collection, u) for u in (one, four)]
+            assert list(changes.deleted) == [_id_of(collection, two)]
+            unchanged = collection.changes(changes.state)
+            assert (unchanged.changed, unchanged.deleted) == ((), ())
+        finally:
+            other.logout()
+            backend.delete_folder(name)
+
+
+def test_uidvalidity_reset_gives_full_listing_with_new_ids(
+    backend: IMAPBackend, other_client: Any
+) -> None:
+    """Deleting and recreating a mailbox (a new UIDVALIDITY): the next changes() is a full
+    listing under new ids, without duplicates, and the fingerprints match the old ones."""
+    name = unique("reset")
+    backend.create_folder(name, FolderKind.MAIL)
+    try:
+        collection = backend.collection(name)
+        sources = [message(f"r{n}") for n in range(3)]
+        for source in sources:
+            other_client.append(name, source)
+        first = collection.changes()
+        old_prints = {fingerprint(e.item) for e in collection.get(r.id for r in first.changed)}
+        assert old_prints == set(collection.fingerprints(r.id for r in first.changed).values())
+
+        other_client.delete_folder(name)
+        other_client.create_folder(name)
+        for source in sources:
+            other_client.append(name, source)
+
+        changes = collection.changes(first.state)
+        assert changes.full
+        assert changes.deleted == ()
+        new_ids = [ref.id for ref in changes.changed]
+        assert len(new_ids) == len(set(new_ids)) == 3
+        assert not set(new_ids) & {ref.id for ref in first.changed}
+        assert set(collection.fingerprints(new_ids).values()) == old_prints
+        assert all(p.message_id for p in old_prints)
+        assert list(collection.get(r.id for r in first.changed)) == []  # old ids: gone
+    finally:
+        backend.delete_folder(name)
