@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -28,7 +29,10 @@ from openprotocols.model.accounts import Endpoint, Security
 from openprotocols.network import ConsentKind, ConsentRequest
 from openprotocols.plugins import DiscoveryRegistry
 
-__all__ = ["SERVICES", "Service", "SrvProvider"]
+if TYPE_CHECKING:
+    from openprotocols.network import Network
+
+__all__ = ["SERVICES", "Service", "SrvProvider", "dav_context_path"]
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,7 @@ class SrvProvider(DiscoveryProvider):
                 outcome=Outcome.NOT_FOUND,
                 reason="the domain says the service is not available (target '.')",
             )
-        path = self._dav_path(name) if service.dav else ""
+        path = dav_context_path(self.network, name) if service.dav else ""
         endpoints: list[Endpoint] = []
         refused: list[str] = []
         for record in order(records):
@@ -159,20 +163,22 @@ class SrvProvider(DiscoveryProvider):
                 return f"{record.target}:{record.port} needs consent ({request.kind})"
         return ""
 
-    def _dav_path(self, name: str) -> str:
-        """The context path from the TXT record ``path=...`` (RFC 6764 section 4), or ``""``."""
-        import dns.exception
 
-        try:
-            answer = self.network.dns().resolve(name, "TXT", search=False)
-        except dns.exception.DNSException:
-            return ""
-        for rr in answer:
-            text = b"".join(rr.strings).decode("utf-8", "replace")
-            if text.startswith("path="):
-                path = text.removeprefix("path=")
-                return path if path.startswith("/") else ""
+def dav_context_path(network: Network, name: str) -> str:
+    """The context path of the TXT record ``path=...`` at ``name`` (RFC 6764 section 4),
+    or ``""`` when there is none, it is not absolute, or the lookup fails."""
+    import dns.exception
+
+    try:
+        answer = network.dns().resolve(name, "TXT", search=False)
+    except dns.exception.DNSException:
         return ""
+    for rr in answer:
+        text = b"".join(rr.strings).decode("utf-8", "replace")
+        if text.startswith("path="):
+            path = text.removeprefix("path=")
+            return path if path.startswith("/") else ""
+    return ""
 
 
 @hookimpl
