@@ -130,3 +130,28 @@ def domain_shapes() -> dict[str, tuple[str, ...]]:
     """:data:`SHAPES`: user domains of unusual shapes, each with its foreign siblings and
     its public suffix (every one of their hosts is served by the ``web`` fixture)."""
     return SHAPES
+
+
+@pytest.fixture(scope="module")
+def servers(discovery_ca: TestCA) -> Iterator[tuple[HTTPSServer, HTTPSServer]]:
+    """The HTTPS and HTTP virtual-host servers, shared by the module's tests."""
+    with HTTPSServer(ca=discovery_ca) as https, HTTPSServer(tls=False) as http:
+        yield https, http
+
+
+@pytest.fixture
+def make_web(
+    servers: tuple[HTTPSServer, HTTPSServer],
+    dnsmasq: Callable[[Iterable[object]], DnsmasqServer],
+    discovery_ca: TestCA,
+) -> Callable[..., Web]:
+    """``make_web(records)``: the web with no routes and no requests yet, and a dnsmasq
+    serving ``records``."""
+
+    def make(records: Iterable[object] = ()) -> Web:
+        https, http = servers
+        https.clear()
+        http.clear()
+        return Web(https, http, dnsmasq(records), discovery_ca.ca_pem)
+
+    return make
