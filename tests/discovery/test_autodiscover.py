@@ -412,36 +412,28 @@ def test_untrusted_certificate_is_an_error_and_nothing_is_sent(web: Any) -> None
     assert found(attempts).target == f"https://autodiscover.example.test{PATH}"
 
 
-def test_wrong_host_certificate_is_an_error(web: Any) -> None:
-    """A trusted CA's certificate for other names is refused for example.test."""
-    with TestCA(names=["elsewhere.test"]) as other, HTTPSServer(ca=other) as wrong:
-        wrong.route("*", PATH, Response.xml(settings_xml()))
+@pytest.mark.parametrize(
+    ("names", "expired", "reason"),
+    [(["elsewhere.test"], False, "match"), (["example.test"], True, "expired")],
+    ids=["wrong-host", "expired"],
+)
+def test_invalid_certificate_from_a_trusted_ca_is_an_error(
+    web: Any, names: list[str], expired: bool, reason: str
+) -> None:
+    """A trusted CA's certificate for other names, or one whose validity has ended, is
+    refused for example.test; nothing is sent, and the next location is tried."""
+    with TestCA(names=names, expired=expired) as other, HTTPSServer(ca=other) as bad:
+        bad.route("*", PATH, Response.xml(settings_xml("mail.bad.test")))
+        web.route(f"https://autodiscover.example.test{PATH}", Response.xml(settings_xml()))
         net = web.network(
-            extra={"example.test:443": f"127.0.0.1:{wrong.port}"},
+            extra={"example.test:443": f"127.0.0.1:{bad.port}"},
             ca_bundle=web.ca.read_bytes() + other.ca_pem.read_bytes(),
         )
         attempts = run(net)
-        assert wrong.requests == []
+        assert bad.requests == []
     assert attempts[0].outcome is Outcome.ERROR
     assert "TLS failed" in attempts[0].reason
-    assert "match" in attempts[0].reason
-
-
-def test_expired_certificate_is_an_error(web: Any) -> None:
-    """A certificate from the trusted CA whose validity has ended is refused; nothing is
-    sent, and the next location is tried."""
-    with TestCA(names=["example.test"], expired=True) as old, HTTPSServer(ca=old) as stale:
-        stale.route("*", PATH, Response.xml(settings_xml("mail.stale.test")))
-        web.route(f"https://autodiscover.example.test{PATH}", Response.xml(settings_xml()))
-        net = web.network(
-            extra={"example.test:443": f"127.0.0.1:{stale.port}"},
-            ca_bundle=web.ca.read_bytes() + old.ca_pem.read_bytes(),
-        )
-        attempts = run(net)
-        assert stale.requests == []
-    assert attempts[0].outcome is Outcome.ERROR
-    assert "TLS failed" in attempts[0].reason
-    assert "expired" in attempts[0].reason
+    assert reason in attempts[0].reason
     assert found(attempts).target == f"https://autodiscover.example.test{PATH}"
 
 
