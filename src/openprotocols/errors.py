@@ -27,7 +27,8 @@ exceptions at exactly one boundary and chains the original (``raise ... from exc
     │       └── RateLimitedError      the server asked to slow down (``retry_after``)
     └── SyncError                     the sync engine could not finish a binding
         ├── SyncStateError            the stored sync state is unusable; a full resync is needed
-        └── UnresolvedConflictError   a conflict waits for a decision (policy "ask")
+        ├── UnresolvedConflictError   a conflict waits for a decision (policy "ask")
+        └── MassChangeError           a sync would delete much of one side: confirm it first
 
 Context travels as attributes: ``url`` and ``backend`` on every :class:`BackendError`,
 ``current_version`` on :class:`ConflictError`, ``line``/``column``/``offset`` on
@@ -53,6 +54,7 @@ __all__ = [
     "ConsentRequired",
     "DiscoveryError",
     "InvalidItemError",
+    "MassChangeError",
     "NotFoundError",
     "OpenProtocolsError",
     "ParseError",
@@ -303,3 +305,19 @@ class SyncStateError(SyncError):
 
 class UnresolvedConflictError(SyncError):
     """A conflict is waiting for the user's decision (conflict policy ``ask``)."""
+
+
+class MassChangeError(SyncError):
+    """A sync would delete a large part of one side, or found a side suddenly empty, and
+    stopped before writing anything; sync again with the guard confirmed if it is meant.
+
+    :ivar side: ``"local"`` or ``"remote"``: the side that would lose items.
+    :ivar deletions: how many items would be deleted there.
+    :ivar total: how many items that side held at the last sync.
+    """
+
+    def __init__(self, message: str, *, side: str, deletions: int, total: int) -> None:
+        super().__init__(message)
+        self.side = side
+        self.deletions = deletions
+        self.total = total

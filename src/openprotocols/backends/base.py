@@ -62,6 +62,7 @@ __all__ = [
     "Collection",
     "Entry",
     "ItemRef",
+    "Provider",
     "TokenProvider",
 ]
 
@@ -153,7 +154,7 @@ class Collection(abc.ABC, Generic[I]):
     """How many items :meth:`get` asks :meth:`_get_batch` for at a time (a class default
     a backend sets; an instance may lower it)."""
 
-    def __init__(self, backend: Backend, folder: Folder) -> None:
+    def __init__(self, backend: Provider, folder: Folder) -> None:
         self.backend = backend
         self.folder = folder
 
@@ -218,8 +219,12 @@ class Collection(abc.ABC, Generic[I]):
 
     # -- writing (checked here, once, for every backend) -----------------------
 
-    def create(self, item: I) -> ItemRef:
+    def create(self, item: I, *, raw: bytes | None = None) -> ItemRef:
         """Add a new item; the collection picks its id.
+
+        ``raw`` is the item's bytes as another collection stored them
+        (:attr:`Entry.raw`); a collection that keeps bytes may store them rather than
+        serializing the item (the local store does, so the server's bytes survive).
 
         :raises ReadOnlyError: the collection is read-only.
         :raises CapabilityError: the collection cannot hold this kind of item.
@@ -227,12 +232,13 @@ class Collection(abc.ABC, Generic[I]):
         """
         self._check_writable()
         self._check_accepts(item)
-        ref = self._create(item)
+        ref = self._create(item) if raw is None else self._create_raw(item, raw)
         log.debug("Created %s in %r", ref.id, self)
         return ref
 
-    def put(self, id: str, item: I, *, if_match: str) -> ItemRef:
-        """Replace an item, if it is still at version ``if_match``.
+    def put(self, id: str, item: I, *, if_match: str, raw: bytes | None = None) -> ItemRef:
+        """Replace an item, if it is still at version ``if_match`` (``raw`` as for
+        :meth:`create`).
 
         :returns: the item's id and new version.
         :raises ConflictError: the item is at another version (``current_version`` says
@@ -241,7 +247,9 @@ class Collection(abc.ABC, Generic[I]):
         """
         self._check_writable()
         self._check_accepts(item)
-        ref = self._put(id, item, if_match)
+        ref = (
+            self._put(id, item, if_match) if raw is None else self._put_raw(id, item, if_match, raw)
+        )
         log.debug("Updated %s in %r", id, self)
         return ref
 
@@ -264,6 +272,14 @@ class Collection(abc.ABC, Generic[I]):
     @abc.abstractmethod
     def _delete(self, id: str, if_match: str) -> None: ...
 
+    def _create_raw(self, item: I, raw: bytes) -> ItemRef:
+        """:meth:`create` with the item's bytes; by default the bytes are not used."""
+        return self._create(item)
+
+    def _put_raw(self, id: str, item: I, if_match: str, raw: bytes) -> ItemRef:
+        """:meth:`put` with the item's bytes; by default the bytes are not used."""
+        return self._put(id, item, if_match)
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyError(
@@ -283,15 +299,12 @@ class Collection(abc.ABC, Generic[I]):
             )
 
 
-class Backend(abc.ABC):
-    """A provider of collections, connected to one account.
+class Provider(abc.ABC):
+    """Anything that holds folders of items: a backend connected to an account, or the
+    local store (:class:`openprotocols.store.LocalStore`).
 
-    Class attributes declare what the backend is and can do; the plugin registry checks
-    them when the class is registered. Use it as a context manager, or call
-    :meth:`open` and :meth:`close`::
-
-        with openprotocols.connect(account, "caldav") as backend:
-            for folder in backend.list_folders(): ...
+    Class attributes declare what it is and can do; the plugin registry checks them when
+    a backend class is registered.
     """
 
     name: ClassVar[str]
@@ -299,46 +312,11 @@ class Backend(abc.ABC):
     description: ClassVar[str] = ""
     """One line for ``openprotocols capabilities`` and the docs."""
     kinds: ClassVar[frozenset[FolderKind]] = frozenset()
-    """The folder kinds this backend can hold."""
+    """The folder kinds this provider can hold."""
     capabilities: ClassVar[Capability] = Capability.NONE
     read_only: bool = False
-    """``True`` when no collection of this backend can be written (a class or an instance
-    attribute: a server may say so only once connected)."""
-
-    def __init__(
-        self,
-        account: Account,
-        *,
-        network: Network | None = None,
-        token_provider: TokenProvider | None = None,
-    ) -> None:
-        from openprotocols.network import Network
-
-        self.account = account
-        self.network = network if network is not None else Network()
-        self.token_provider = token_provider
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.account.email}>"
-
-    # -- life cycle ------------------------------------------------------------
-
-    def open(self) -> None:  # noqa: B027 - optional hook with a default
-        """Connect and log in. Called by :func:`openprotocols.connect`; by default nothing."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook with a default
-        """Release connections. Safe to call more than once; by default nothing."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    """``True`` when no collection of this provider can be written (a class or an
+    instance attribute: a server may say so only once connected)."""
 
     # -- folders ---------------------------------------------------------------
 
@@ -426,3 +404,48 @@ class Backend(abc.ABC):
     @staticmethod
     def _folder_id(folder: Folder | str) -> str:
         return folder if isinstance(folder, str) else folder.id
+
+
+class Backend(Provider):
+    """A provider of collections connected to one account over the network.
+
+    Use it as a context manager, or call :meth:`open` and :meth:`close`::
+
+        with openprotocols.connect(account, "caldav") as backend:
+            for folder in backend.list_folders(): ...
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        network: Network | None = None,
+        token_provider: TokenProvider | None = None,
+    ) -> None:
+        from openprotocols.network import Network
+
+        self.account = account
+        self.network = network if network is not None else Network()
+        self.token_provider = token_provider
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.account.email}>"
+
+    # -- life cycle ------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect and log in. Called by :func:`openprotocols.connect`; by default nothing."""
+
+    def close(self) -> None:
+        """Release connections. Safe to call more than once; by default nothing."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

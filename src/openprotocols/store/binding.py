@@ -1,0 +1,296 @@
+"""A local folder bound to a server collection: sync, plan, reset, export.
+
+:class:`Binding` joins the three parts: the store's folder (a
+:class:`~openprotocols.store.local.LocalCollection`), the server's collection (from a
+connected backend) and the sync engine (:class:`~openprotocols.sync.Engine`), whose
+memory — the pairs and the two states — lives in the store's database
+(:class:`SqliteStatus`), so that the items a batch wrote locally and the pairs recording
+them commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from openprotocols.model.bindings import Binding as BindingSpec
+from openprotocols.model.bindings import ConflictPolicy
+from openprotocols.sync import (
+    Engine,
+    Guard,
+    Kept,
+    KeptReason,
+    Pair,
+    Plan,
+    Progress,
+    Side,
+    SyncReport,
+)
+
+from . import _records
+
+if TYPE_CHECKING:
+    from openprotocols.backends.base import Backend, Collection
+
+    from .local import LocalCollection, LocalStore
+
+__all__ = ["Binding", "SqliteStatus", "export_folder"]
+
+log = logging.getLogger(__name__)
+
+_PAIR_COLUMNS = "pid, local_id, local_version, remote_id, remote_version, hash, uid"
+
+
+class SqliteStatus:
+    """The engine's :class:`~openprotocols.sync.Status` for one binding, in the store's
+    database. Everything between two :meth:`commit` calls is one transaction, together
+    with the local items the engine wrote in between."""
+
+    def __init__(self, store: LocalStore, bid: int, folder: str) -> None:
+        self.store = store
+        self.db = store.db
+        self.bid = bid
+        self.folder = folder
+
+    def _begin(self) -> None:
+        if not self.db.in_transaction:
+            self.db.begin()
+
+    def state(self, side: Side) -> str | None:
+        column = "local_state" if side is Side.LOCAL else "remote_state"
+        row = self.db.connection.execute(
+            f"SELECT {column} FROM bindings WHERE bid = ?",  # noqa: S608 - a fixed column
+            (self.bid,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def pair(self, side: Side, id: str) -> Pair | None:
+        column = "local_id" if side is Side.LOCAL else "remote_id"
+        row = self.db.connection.execute(
+            f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE binding = ? AND {column} = ?",  # noqa: S608
+            (self.bid, id),
+        ).fetchone()
+        return None if row is None else _pair(row)
+
+    def pairs(self) -> Iterator[Pair]:
+        rows = self.db.connection.execute(
+            f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE binding = ?",  # noqa: S608
+            (self.bid,),
+        )
+        return (_pair(row) for row in rows.fetchall())
+
+    def count(self) -> int:
+        (count,) = self.db.connection.execute(
+            "SELECT count(*) FROM pairs WHERE binding = ?", (self.bid,)
+        ).fetchone()
+        return int(count)
+
+    def save(self, pair: Pair) -> None:
+        self._begin()
+        values = (pair.local_id, pair.local_version, pair.remote_id, pair.remote_version,
+                  pair.hash, pair.uid)  # fmt: skip
+        conn = self.db.connection
+        if pair.key is None:
+            pair.key = conn.execute(
+                "INSERT INTO pairs (binding, local_id, local_version, remote_id, "
+                "remote_version, hash, uid) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING pid",
+                (self.bid, *values),
+            ).fetchone()[0]
+        else:
+            conn.execute(
+                "UPDATE pairs SET local_id = ?, local_version = ?, remote_id = ?, "
+                "remote_version = ?, hash = ?, uid = ? WHERE pid = ?",
+                (*values, pair.key),
+            )
+
+    def drop(self, pair: Pair) -> None:
+        if pair.key is not None:
+            self._begin()
+            self.db.connection.execute("DELETE FROM pairs WHERE pid = ?", (pair.key,))
+
+    def keep(self, kept: Kept) -> None:
+        self._begin()
+        record = _records.encode(kept.item, raw=kept.raw)
+        conn = self.db.connection
+        if kept.reason is KeptReason.CONFLICT:
+            conn.execute(
+                "INSERT OR IGNORE INTO conflicts (binding, side, item_id, version, other_id, "
+                "uid, kind, data, meta, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.bid, str(kept.side), kept.id, kept.version, kept.other_id, record.uid,
+                 record.kind, record.data, record.meta, time.time()),
+            )  # fmt: skip
+        else:
+            self.store._remember(conn, self.folder, kept.id, str(kept.side), kept.version,
+                                 record, "replaced")  # fmt: skip
+
+    def commit(self, states: dict[Side, str] | None = None) -> None:
+        self._begin()
+        if states:
+            self.db.connection.execute(
+                "UPDATE bindings SET local_state = ?, remote_state = ? WHERE bid = ?",
+                (states[Side.LOCAL], states[Side.REMOTE], self.bid),
+            )
+        self.db.commit()
+
+    def reset(self) -> None:
+        """Forget every pair and both states (for a reset from the server)."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM pairs WHERE binding = ?", (self.bid,))
+            conn.execute(
+                "UPDATE bindings SET local_state = NULL, remote_state = NULL WHERE bid = ?",
+                (self.bid,),
+            )
+
+
+def _pair(row: tuple[Any, ...]) -> Pair:
+    pid, local_id, local_version, remote_id, remote_version, digest, uid = row
+    return Pair(local_id, local_version, remote_id, remote_version, digest, uid, key=pid)
+
+
+class Binding:
+    """A local folder of ``store`` bound to a collection of ``backend`` (connected).
+    Built by :meth:`LocalStore.bind <openprotocols.store.LocalStore.bind>` or
+    :meth:`LocalStore.binding <openprotocols.store.LocalStore.binding>`; ``spec`` is the
+    plain :class:`openprotocols.model.Binding` value it stands for."""
+
+    def __init__(self, store: LocalStore, spec: BindingSpec, backend: Backend) -> None:
+        self.store = store
+        self.spec = spec
+        self.backend = backend
+
+    def __repr__(self) -> str:
+        return f"<Binding {self.spec.local_folder} -> {self.spec.backend}:{self.spec.collection}>"
+
+    @property
+    def local(self) -> LocalCollection:
+        """The local folder's collection."""
+        return self.store.collection(self.spec.local_folder)
+
+    @property
+    def remote(self) -> Collection[Any]:
+        """The server's collection."""
+        return self.backend.collection(self.spec.collection)
+
+    def _status(self) -> SqliteStatus:
+        row = self.store.db.connection.execute(
+            "SELECT bid FROM bindings WHERE local_folder = ?", (self.spec.local_folder,)
+        ).fetchone()
+        return SqliteStatus(self.store, int(row[0]), self.spec.local_folder)
+
+    def _engine(
+        self,
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        confirm: bool = False,
+        policy: ConflictPolicy | None = None,
+    ) -> Engine:
+        return Engine(
+            self.local,
+            self.remote,
+            self._status(),
+            direction=self.spec.direction,
+            policy=policy or self.spec.conflict_policy,
+            guard=Guard(confirmed=confirm),
+            progress=progress,
+        )
+
+    def plan(self) -> Plan:
+        """What :meth:`sync` would do now, without doing it.
+
+        :raises MassChangeError: the guard would stop the sync.
+        """
+        return self._engine().plan()
+
+    def sync(
+        self,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[Progress], None] | None = None,
+        confirm: bool = False,
+    ) -> SyncReport:
+        """Sync the folder with its collection (see :mod:`openprotocols.sync.engine`).
+
+        :param dry_run: plan only; the report's ``plan`` says what would happen.
+        :param progress: called with :class:`~openprotocols.sync.Progress` events.
+        :param confirm: let a sync through that the mass-change guard would stop.
+        :raises MassChangeError: the guard stopped the sync (nothing was written).
+        """
+        return self._run(dry_run=dry_run, progress=progress, confirm=confirm)
+
+    def _run(self, **options: Any) -> SyncReport:
+        dry_run = options.pop("dry_run", False)
+        engine = self._engine(**options)
+        db = self.store.db
+        with self.store.acting("sync"):
+            try:
+                report = engine.run(dry_run=dry_run)
+            except BaseException:
+                if db.in_transaction:
+                    db.rollback()
+                raise
+            if db.in_transaction:  # a dry run, or a run that ended before any batch
+                db.rollback() if dry_run else db.commit()
+        log.info(
+            "Synced %s: %d written, %d conflicts, %d errors%s",
+            self.spec.local_folder,
+            report.writes,
+            report.conflicts,
+            len(report.errors),
+            " (offline)" if report.offline else "",
+        )
+        return report
+
+    def reset_from_server(
+        self,
+        *,
+        discard_local_changes: bool = False,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> SyncReport:
+        """Drop the local copy of the folder and download it again.
+
+        Local changes not yet synced are kept (and uploaded, winning over the server's
+        version) unless ``discard_local_changes``; everything dropped goes to the history.
+        """
+        status = self._status()
+        local = self.local
+        pending: set[str] = set()
+        if not discard_local_changes:
+            changes = local.changes(status.state(Side.LOCAL))
+            pending = {ref.id for ref in changes.changed} if not changes.full else set()
+        with self.store.acting("sync"), self.store.db.write():
+            for ref in local.list():
+                if ref.id not in pending:
+                    local.delete(ref.id, if_match=ref.version)
+            status.reset()
+        return self._run(progress=progress, confirm=True, policy=ConflictPolicy.LOCAL_WINS)
+
+    def unbind(self) -> None:
+        """Remove the binding (the local folder and its items stay)."""
+        with self.store.db.write() as conn:
+            conn.execute("DELETE FROM bindings WHERE local_folder = ?", (self.spec.local_folder,))
+
+
+def export_folder(
+    store: LocalStore,
+    folder: str,
+    backend: Backend,
+    name: str,
+    *,
+    display_name: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> tuple[Binding, SyncReport]:
+    """Copy a local folder into a new collection of ``backend`` and bind them (the seed's
+    "Export.."): the collection is created with the folder's kind and colour, the folder
+    is bound to it, and a first sync uploads every item.
+
+    :returns: the binding and the report of the first sync.
+    :raises AlreadyExistsError: the folder is bound already, or the collection exists.
+    """
+    local = store.folder(folder)
+    created = backend.create_folder(
+        name, local.kind, display_name=display_name or local.display_name, color=local.color
+    )
+    binding = store.bind(local.id, backend, created.id)
+    return binding, binding.sync(progress=progress)

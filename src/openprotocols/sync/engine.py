@@ -1,0 +1,736 @@
+"""The sync engine: two collections, one :class:`~openprotocols.sync.status.Status`, and
+nothing lost.
+
+It knows only the collection protocol (:mod:`openprotocols.backends.base`), so any two
+collections sync: the local store and a server (the normal case), a store folder and a new
+server collection (export), two servers (migration).
+
+One run
+-------
+
+1. **Changes.** Each side's :meth:`~openprotocols.backends.base.Collection.changes`
+   since the state of the last complete run. A full listing (first run, expired token,
+   replaced collection) is turned into the same shape: what is listed with a new version
+   changed, what the status knows but is not listed is gone. An error here — the server
+   offline, a refused login — ends the run before anything is written: an error is never
+   read as a deletion.
+2. **Plan.** Each change is matched to its :class:`~openprotocols.sync.status.Pair` by id,
+   giving one :class:`Action` per item (create, update, delete, conflict, restore, forget).
+   Items that are new on a side while pairs of that side vanished — a UIDVALIDITY change,
+   a collection recreated with new ids — are fetched and *re-associated* with those pairs
+   by UID, then by content hash, instead of becoming deletions plus creations. The
+   :class:`Guard` then checks the deletions: too many on one side, or a side that is
+   suddenly empty, stop the run with :class:`~openprotocols.errors.MassChangeError` before
+   any write. :meth:`Engine.plan` returns this plan without executing it (a dry run).
+3. **Execution**, in batches of ``batch_size``: the items are fetched with the batched
+   ``get``, compared by :func:`~openprotocols.sync._hash.content_hash` (a version that
+   moved with equal content is not a change), written to the other side with conditional
+   writes only, and the pairs committed with every batch. Items new on both sides at
+   once (a first sync of two full collections) are matched by UID, then content, not
+   duplicated.
+4. **States** are saved only when every change was applied: after an error or a crash the
+   next run sees the same changes again, and what was already done compares equal and
+   costs nothing. A remote create interrupted before its pair was saved is found again
+   by UID (``AlreadyExistsError`` or the new-on-both-sides match), not duplicated.
+
+Conflicts and edits against deletes
+-----------------------------------
+
+An edit always beats a delete: the edited item is re-created on the side that deleted it.
+When both sides changed an item to different contents, the binding's
+:class:`~openprotocols.model.ConflictPolicy` decides, and the loser is handed to
+:meth:`Status.keep <openprotocols.sync.status.Status.keep>`: under *keep both* (the
+default) the server's version takes the item's place on both sides and the local one goes
+to the conflict queue; *server wins* and *local wins* keep the loser in the history;
+*newest wins* compares ``last_modified`` (ties and unknown times go to the server); *ask*
+leaves both sides untouched and queues the conflict. A conditional write that fails
+because the target moved meanwhile (a 412) is resolved the same way, with the target's
+current version — never skipped silently, never retried blindly.
+
+Directions: *download* never writes to the remote side and *upload* never to the local
+side; changes that would go the other way are counted in :attr:`SyncReport.skipped`.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from openprotocols.backends.base import Changes, Collection, Entry, ItemRef
+from openprotocols.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    ConnectionError,
+    MassChangeError,
+    NotFoundError,
+    OpenProtocolsError,
+)
+from openprotocols.model._base import Item
+from openprotocols.model.bindings import ConflictPolicy, Direction
+
+from ._hash import content_hash
+from .status import Kept, KeptReason, Pair, Side, Status
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Engine",
+    "Guard",
+    "Plan",
+    "Progress",
+    "SyncReport",
+]
+
+log = logging.getLogger(__name__)
+
+AnyCollection = Collection[Any]
+
+
+class ActionKind(enum.StrEnum):
+    """What an :class:`Action` does to its target side."""
+
+    CREATE = "create"
+    """A new item on the source side is created on the target side."""
+    UPDATE = "update"
+    """A changed item is written over its counterpart."""
+    DELETE = "delete"
+    """An item deleted on the source side is deleted on the target side."""
+    RESTORE = "restore"
+    """An item edited on the source side but deleted on the target side is re-created
+    there: an edit beats a delete."""
+    CONFLICT = "conflict"
+    """Both sides changed the item; the conflict policy decides (equal contents are no
+    conflict)."""
+    FORGET = "forget"
+    """Both sides deleted the item; only the pair goes."""
+
+
+@attrs.frozen
+class Action:
+    """One planned step. ``source`` is the side whose change it carries (``None`` for a
+    conflict or a forget), ``target`` the side it writes (``None`` for those too)."""
+
+    kind: ActionKind
+    source: Side | None
+    target: Side | None
+    id: str | None
+    """The item's id on the source side (for a conflict: on the local side)."""
+    pair: Pair | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Plan:
+    """What a run would do. ``skipped`` counts changes the direction does not carry."""
+
+    actions: tuple[Action, ...]
+    full: frozenset[Side] = frozenset()
+    """The sides whose changes came as a full listing."""
+    skipped: int = 0
+    reassociated: int = 0
+    """Pairs whose ids were re-associated on one side (a UIDVALIDITY change)."""
+
+    def count(self, kind: ActionKind, target: Side | None = None) -> int:
+        """How many actions of ``kind`` (writing ``target``, if given) there are."""
+        return sum(1 for a in self.actions if a.kind is kind and target in (None, a.target))
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+@attrs.frozen
+class Guard:
+    """The mass-change guard: a run that would delete more than ``fraction`` of a side and
+    more than ``minimum`` items there, or finds a side empty that held items, stops
+    before writing unless ``confirmed``."""
+
+    fraction: float = 0.2
+    minimum: int = 10
+    confirmed: bool = False
+
+    def check(self, side: Side, deletions: int, total: int, *, emptied: bool) -> None:
+        """Raise :class:`MassChangeError` if deleting ``deletions`` of ``total`` on
+        ``side`` needs confirmation."""
+        if self.confirmed or total == 0:
+            return
+        if emptied:
+            raise MassChangeError(
+                f"the {side.other} side is suddenly empty: deleting all {total} items on "
+                f"the {side} side needs confirmation",
+                side=str(side),
+                deletions=deletions,
+                total=total,
+            )
+        if deletions > self.minimum and deletions > self.fraction * total:
+            raise MassChangeError(
+                f"the sync would delete {deletions} of {total} items on the {side} side; "
+                "confirm to go on",
+                side=str(side),
+                deletions=deletions,
+                total=total,
+            )
+
+
+@attrs.frozen
+class Progress:
+    """A progress event: ``phase`` is ``"changes"``, ``"plan"`` or ``"apply"``."""
+
+    phase: str
+    done: int
+    total: int
+
+
+@attrs.define
+class SyncReport:
+    """What a run did (or, for a dry run, would do).
+
+    ``created``, ``updated`` and ``deleted`` count writes per target side; ``conflicts``
+    counts conflicts met (however resolved), ``unresolved`` those left for the user
+    (policy *ask*); ``errors`` lists the items that failed, with the error (the next run
+    tries them again); ``offline`` says a side could not be reached (nothing, or only
+    part, was done; the local changes wait for the next run).
+    """
+
+    plan: Plan
+    dry_run: bool = False
+    created: dict[Side, int] = attrs.Factory(lambda: dict.fromkeys(Side, 0))
+    updated: dict[Side, int] = attrs.Factory(lambda: dict.fromkeys(Side, 0))
+    deleted: dict[Side, int] = attrs.Factory(lambda: dict.fromkeys(Side, 0))
+    unchanged: int = 0
+    conflicts: int = 0
+    unresolved: int = 0
+    errors: list[tuple[str, OpenProtocolsError]] = attrs.Factory(list)
+    offline: bool = False
+
+    @property
+    def skipped(self) -> int:
+        """Changes the binding's direction does not carry."""
+        return self.plan.skipped
+
+    @property
+    def writes(self) -> int:
+        """Every write made, on both sides."""
+        return sum(
+            counts[side] for counts in (self.created, self.updated, self.deleted) for side in Side
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Whether every change was applied."""
+        return not self.errors and not self.offline
+
+
+@attrs.define
+class _Delta:
+    changed: dict[str, str]
+    deleted: set[str]
+    state: str
+    full: bool
+    listed: int
+
+
+@attrs.frozen
+class _Seen:
+    """What the plan phase learnt of an item it fetched (small: no item kept)."""
+
+    id: str
+    version: str
+    uid: str | None
+    hash: str
+
+
+class Engine:
+    """Syncs ``local`` and ``remote`` through ``status`` (see the module documentation).
+
+    :param direction: which way changes flow.
+    :param policy: what to do when both sides changed an item.
+    :param guard: the mass-change guard.
+    :param progress: called with :class:`Progress` events.
+    :param batch_size: items per fetch and per commit.
+    """
+
+    def __init__(
+        self,
+        local: AnyCollection,
+        remote: AnyCollection,
+        status: Status,
+        *,
+        direction: Direction = Direction.TWO_WAY,
+        policy: ConflictPolicy = ConflictPolicy.KEEP_BOTH,
+        guard: Guard | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        batch_size: int = 100,
+    ) -> None:
+        self.sides = {Side.LOCAL: local, Side.REMOTE: remote}
+        self.status = status
+        self.direction = Direction(direction)
+        self.policy = ConflictPolicy(policy)
+        self.guard = guard or Guard()
+        self.progress = progress
+        self.batch_size = batch_size
+        self._deltas: dict[Side, _Delta] = {}
+        self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
+        self._matches: dict[Side, dict[Any, _Seen]] = {Side.LOCAL: {}, Side.REMOTE: {}}
+
+    # -- 1. changes ----------------------------------------------------------------
+
+    def _delta(self, side: Side) -> _Delta:
+        changes: Changes = self.sides[side].changes(self.status.state(side))
+        changed = {ref.id: ref.version for ref in changes.changed}
+        if not changes.full:
+            return _Delta(changed, set(changes.deleted), changes.state, False, len(changed))
+        gone = {
+            item_id
+            for pair in self.status.pairs()
+            if (item_id := pair.id(side)) is not None and item_id not in changed
+        }
+        return _Delta(changed, gone, changes.state, True, len(changed))
+
+    # -- 2. plan -------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        """Find what changed on both sides and decide what to do, writing nothing.
+
+        :raises MassChangeError: the guard stopped the run.
+        :raises BackendError: a side's changes could not be read (e.g. offline).
+        """
+        self._emit("changes", 0, 2)
+        self._deltas = {side: self._delta(side) for side in Side}
+        self._emit("changes", 2, 2)
+        reassociated = sum(self._reassociate(side) for side in Side)
+        actions: list[Action] = []
+        touched: dict[int, dict[str, set[Side]]] = {}
+        pairs: dict[int, Pair] = {}
+        new: dict[Side, list[str]] = {Side.LOCAL: [], Side.REMOTE: []}
+        for side, delta in self._deltas.items():
+            for item_id, version in delta.changed.items():
+                pair = self._pair_of(side, item_id)
+                if pair is None:
+                    new[side].append(item_id)
+                elif pair.version(side) != version:
+                    assert pair.key is not None
+                    pairs[pair.key] = pair
+                    touched.setdefault(pair.key, {}).setdefault("changed", set()).add(side)
+            for item_id in delta.deleted:
+                pair = self.status.pair(side, item_id)
+                if pair is not None and pair.key is not None:
+                    pairs[pair.key] = pair
+                    touched.setdefault(pair.key, {}).setdefault("deleted", set()).add(side)
+        for key, what in touched.items():
+            changed, deleted = what.get("changed", set()), what.get("deleted", set())
+            actions.append(_pair_action(pairs[key], changed, deleted))
+        for side, ids in new.items():
+            actions.extend(Action(ActionKind.CREATE, side, side.other, item_id) for item_id in ids)
+        allowed = [a for a in actions if self._allowed(a)]
+        plan = Plan(
+            tuple(allowed),
+            frozenset(side for side, delta in self._deltas.items() if delta.full),
+            skipped=len(actions) - len(allowed),
+            reassociated=reassociated,
+        )
+        self._check_guard(plan)
+        self._emit("plan", len(plan), len(plan))
+        return plan
+
+    def _pair_of(self, side: Side, item_id: str) -> Pair | None:
+        return self._moved.get((side, item_id)) or self.status.pair(side, item_id)
+
+    def _allowed(self, action: Action) -> bool:
+        if action.target is None:
+            return True
+        if self.direction is Direction.DOWNLOAD:
+            return action.target is Side.LOCAL
+        if self.direction is Direction.UPLOAD:
+            return action.target is Side.REMOTE
+        return True
+
+    def _check_guard(self, plan: Plan) -> None:
+        total = self.status.count()
+        for side in Side:
+            deletions = plan.count(ActionKind.DELETE, side)
+            source = self._deltas[side.other]
+            emptied = source.full and source.listed == 0 and deletions > 0
+            self.guard.check(side, deletions, total, emptied=emptied)
+
+    def _reassociate(self, side: Side) -> int:
+        """Give pairs whose ``side`` id vanished the new ids of the same items (by UID,
+        then content); return how many. Only runs when a side has both."""
+        delta = self._deltas[side]
+        vanished = [p for i in delta.deleted if (p := self.status.pair(side, i)) is not None]
+        fresh = [i for i in delta.changed if self.status.pair(side, i) is None]
+        if not vanished or not fresh:
+            return 0
+        by_uid = {p.uid: p for p in vanished if p.uid is not None}
+        by_hash = {p.hash: p for p in vanished}
+        count = 0
+        for entry in self._fetch(side, fresh):
+            seen = _seen(entry)
+            pair = by_uid.pop(seen.uid, None) if seen.uid is not None else None
+            if pair is None:
+                pair = by_hash.pop(seen.hash, None)
+            if pair is None:
+                continue
+            old_id = pair.id(side)
+            moved = attrs.evolve(pair)  # the status's own pair changes only when saved
+            moved.set(side, seen.id, seen.version if pair.hash == seen.hash else None)
+            self._moved[(side, seen.id)] = moved
+            if old_id is not None:
+                delta.deleted.discard(old_id)
+            count += 1
+        if count:
+            log.info("Re-associated %d items on the %s side by UID and content", count, side)
+        return count
+
+    # -- 3. execution --------------------------------------------------------------
+
+    def run(self, *, dry_run: bool = False) -> SyncReport:
+        """Plan, then (unless ``dry_run``) execute, commit and save the states.
+
+        A side that cannot be reached gives a report with ``offline`` set; every other
+        error of one item is reported in :attr:`SyncReport.errors` and the run goes on.
+
+        :raises MassChangeError: the guard stopped the run (nothing was written).
+        """
+        try:
+            plan = self.plan()
+        except ConnectionError as exc:
+            log.warning("Sync skipped, a side is offline: %s", exc)
+            return SyncReport(Plan(()), dry_run=dry_run, offline=True)
+        report = SyncReport(plan, dry_run=dry_run)
+        if dry_run:
+            return report
+        try:
+            self._execute(plan, report)
+        except ConnectionError as exc:
+            log.warning("Sync interrupted, a side went offline: %s", exc)
+            report.offline = True
+        self.status.commit(self._states() if report.ok else None)
+        return report
+
+    def _states(self) -> dict[Side, str]:
+        return {side: delta.state for side, delta in self._deltas.items()}
+
+    def _execute(self, plan: Plan, report: SyncReport) -> None:
+        for pair in self._moved.values():
+            self.status.save(pair)
+        indexed = self._index_new_on_both_sides(plan)
+        groups: dict[tuple[ActionKind, Side | None], list[Action]] = {}
+        for action in plan.actions:
+            groups.setdefault((action.kind, action.source), []).append(action)
+        if indexed is not None:  # the indexed side's creates go last: most are matched
+            last = groups.pop((ActionKind.CREATE, indexed), [])
+            groups[(ActionKind.CREATE, indexed)] = last
+        done = 0
+        for (kind, source), actions in groups.items():
+            for batch in _batches(actions, self.batch_size):
+                if kind in (ActionKind.DELETE, ActionKind.FORGET):
+                    for action in batch:
+                        step = functools.partial(self._delete, action, report)
+                        self._guarded(report, action, step)
+                elif kind is ActionKind.CONFLICT:
+                    self._conflicts(batch, report)
+                else:
+                    assert source is not None
+                    self._copies(source, batch, report)
+                done += len(batch)
+                self.status.commit()
+                self._emit("apply", done, len(plan))
+
+    def _guarded(self, report: SyncReport, action: Action, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except ConnectionError:
+            raise
+        except OpenProtocolsError as exc:
+            log.warning("Could not %s %s: %s", action.kind, action.id, exc)
+            report.errors.append((f"{action.kind} {action.source}:{action.id}", exc))
+
+    def _copies(self, source: Side, batch: Sequence[Action], report: SyncReport) -> None:
+        """Creates, updates and restores from ``source``: one fetch for the batch."""
+        wanted = {a.id: a for a in batch if a.id is not None}
+        fetched: set[str] = set()
+        for entry in self._fetch(source, list(wanted)):
+            fetched.add(entry.id)
+            action = wanted[entry.id]
+            self._guarded(report, action, functools.partial(self._copy, action, entry, report))
+        for item_id in wanted.keys() - fetched:  # deleted since changes(): next run sees it
+            log.info("%s %s vanished before it could be copied", source, item_id)
+
+    def _copy(self, action: Action, entry: Entry[Any], report: SyncReport) -> None:
+        source, target = action.source, action.target
+        assert source is not None
+        assert target is not None
+        seen = _seen(entry)
+        pair = action.pair
+        if action.kind is ActionKind.CREATE:
+            if self.status.pair(source, seen.id) is not None:
+                return  # matched with a new item of the other side meanwhile
+            if self._paired_new(source, seen, entry, report):
+                return
+        elif pair is not None and action.kind is ActionKind.UPDATE and pair.hash == seen.hash:
+            pair.set(source, seen.id, seen.version)  # a new version, the same content
+            self.status.save(pair)
+            report.unchanged += 1
+            return
+        elif pair is not None and action.kind is ActionKind.RESTORE:
+            pair.set(target, None, None)  # deleted there: create it anew
+        try:
+            ref, created = self._write(target, pair, entry)
+        except AlreadyExistsError as exc:  # the same UID is there (a cut-off earlier run?)
+            if exc.id is None:
+                raise
+            pair = pair or Pair(None, None, None, None, seen.hash, seen.uid)
+            pair.set(target, exc.id, exc.current_version)
+            self._resolve_against(pair, source, entry, exc.id, report)
+            return
+        except ConflictError:  # the target moved since changes(): a conflict after all
+            if pair is None or (target_id := pair.id(target)) is None:
+                raise
+            self._resolve_against(pair, source, entry, target_id, report)
+            return
+        if pair is None:
+            pair = Pair(None, None, None, None, seen.hash, seen.uid)
+        pair.set(source, seen.id, seen.version)
+        pair.set(target, ref.id, ref.version)
+        pair.hash, pair.uid = seen.hash, seen.uid
+        self.status.save(pair)
+        (report.created if created else report.updated)[target] += 1
+
+    def _write(self, target: Side, pair: Pair | None, entry: Entry[Any]) -> tuple[ItemRef, bool]:
+        """Write ``entry``'s item (and bytes) over ``pair``'s ``target`` item, or create
+        it: ``(ref, created)``.
+
+        :raises ConflictError: the target item moved on (or, for a create, exists).
+        """
+        collection = self.sides[target]
+        target_id = pair.id(target) if pair is not None else None
+        version = pair.version(target) if pair is not None else None
+        if target_id is not None and version is not None:
+            try:
+                ref = collection.put(target_id, entry.item, if_match=version, raw=entry.raw)
+            except NotFoundError:
+                pass  # deleted there meanwhile: the edit wins, re-create it
+            else:
+                return ref, False
+        return collection.create(entry.item, raw=entry.raw), True
+
+    def _resolve_against(
+        self, pair: Pair, source: Side, entry: Entry[Any], target_id: str, report: SyncReport
+    ) -> None:
+        """Resolve ``entry`` (from ``source``) against the target's current item."""
+        theirs = self.sides[source.other].get_one(target_id)
+        local, remote = (entry, theirs) if source is Side.LOCAL else (theirs, entry)
+        self._resolve(pair, local, remote, report)
+
+    def _paired_new(self, source: Side, seen: _Seen, entry: Entry[Any], report: SyncReport) -> bool:
+        """For an item new on ``source``: if it matches an item new on the other side,
+        pair them (resolving a difference as a conflict) and say so."""
+        other = source.other
+        match = self._match(other, seen)
+        if match is None:
+            return False
+        pair = Pair(None, None, None, None, match.hash, seen.uid or match.uid)
+        pair.set(source, seen.id, seen.version)
+        pair.set(other, match.id, match.version)
+        if match.hash == seen.hash:
+            self.status.save(pair)
+            report.unchanged += 1
+        else:
+            self._resolve_against(pair, source, entry, match.id, report)
+        return True
+
+    def _match(self, side: Side, seen: _Seen) -> _Seen | None:
+        index = self._matches[side]
+        match: _Seen | None
+        if seen.uid is not None and ("uid", seen.uid) in index:
+            match = index.pop(("uid", seen.uid))
+        else:
+            match = index.pop(("hash", seen.hash), None)
+        if match is not None:  # drop the other key of the same item
+            for key in (("uid", match.uid), ("hash", match.hash)):
+                if index.get(key) is match:
+                    del index[key]
+        return match
+
+    def _index_new_on_both_sides(self, plan: Plan) -> Side | None:
+        """When both sides have new items (a first sync of two full collections), fetch
+        the smaller set once and index it by UID and content, so that the other side's
+        new items are matched instead of duplicated; return the indexed side."""
+        creates: dict[Side, list[str]] = {Side.LOCAL: [], Side.REMOTE: []}
+        for action in plan.actions:
+            if action.kind is ActionKind.CREATE and action.source and action.id:
+                creates[action.source].append(action.id)
+        if not all(creates.values()):
+            return None
+        smaller = min(Side, key=lambda side: len(creates[side]))
+        index: dict[Any, _Seen] = {}
+        for entry in self._fetch(smaller, creates[smaller]):
+            seen = _seen(entry)
+            if seen.uid is not None:
+                index.setdefault(("uid", seen.uid), seen)
+            index.setdefault(("hash", seen.hash), seen)
+        self._matches[smaller] = index
+        return smaller
+
+    def _delete(self, action: Action, report: SyncReport) -> None:
+        pair = action.pair
+        assert pair is not None
+        target = action.target
+        if action.kind is ActionKind.FORGET or target is None:
+            self.status.drop(pair)
+            return
+        target_id, version = pair.id(target), pair.version(target)
+        if target_id is None:
+            self.status.drop(pair)
+            return
+        collection = self.sides[target]
+        try:
+            if version is None:
+                raise ConflictError("no known version to delete against", id=target_id)
+            collection.delete(target_id, if_match=version)
+        except NotFoundError:
+            pass
+        except ConflictError:  # changed there meanwhile: the edit wins, bring it back
+            entry = collection.get_one(target_id)
+            seen = _seen(entry)
+            pair.set(target, seen.id, seen.version)
+            pair.set(target.other, None, None)
+            ref, _ = self._write(target.other, None, entry)
+            pair.set(target.other, ref.id, ref.version)
+            pair.hash, pair.uid = seen.hash, seen.uid
+            self.status.save(pair)
+            report.created[target.other] += 1
+            return
+        self.status.drop(pair)
+        report.deleted[target] += 1
+
+    def _conflicts(self, batch: Sequence[Action], report: SyncReport) -> None:
+        local = {e.id: e for e in self._fetch(Side.LOCAL, [a.id for a in batch if a.id])}
+        for action in batch:
+            pair = action.pair
+            assert pair is not None
+            mine = local.get(action.id or "")
+
+            def resolve(pair: Pair = pair, mine: Entry[Any] | None = mine) -> None:
+                remote_id = pair.remote_id
+                if mine is None or remote_id is None:
+                    return  # deleted meanwhile: the next run sees a delete against an edit
+                theirs = self.sides[Side.REMOTE].get_one(remote_id)
+                self._resolve(pair, mine, theirs, report)
+
+            self._guarded(report, action, resolve)
+
+    def _resolve(
+        self, pair: Pair, local: Entry[Any], remote: Entry[Any], report: SyncReport
+    ) -> None:
+        """Both sides hold ``pair``'s item with different contents: apply the policy."""
+        mine, theirs = _seen(local), _seen(remote)
+        if mine.hash == theirs.hash:
+            pair.set(Side.LOCAL, mine.id, mine.version)
+            pair.set(Side.REMOTE, theirs.id, theirs.version)
+            pair.hash = mine.hash
+            self.status.save(pair)
+            report.unchanged += 1
+            return
+        report.conflicts += 1
+        winner = self._winner(local.item, remote.item)
+        if winner is None:  # ask: leave both, queue the question
+            self.status.keep(Kept(KeptReason.CONFLICT, Side.LOCAL, mine.id, mine.version,
+                                  local.item, local.raw, other_id=theirs.id))  # fmt: skip
+            report.unresolved += 1
+            return
+        loser = winner.other
+        win, lose = (local, remote) if winner is Side.LOCAL else (remote, local)
+        pair.set(Side.LOCAL, mine.id, mine.version)
+        pair.set(Side.REMOTE, theirs.id, theirs.version)
+        if self.policy is ConflictPolicy.KEEP_BOTH or loser is Side.REMOTE:
+            reason = (
+                KeptReason.CONFLICT
+                if self.policy is ConflictPolicy.KEEP_BOTH
+                else (KeptReason.REPLACED)
+            )
+            self.status.keep(Kept(reason, loser, lose.id, lose.version, lose.item, lose.raw,
+                                  other_id=win.id))  # fmt: skip
+        ref, created = self._write(loser, pair, win)
+        pair.set(loser, ref.id, ref.version)
+        pair.hash = _seen(win).hash
+        self.status.save(pair)
+        (report.created if created else report.updated)[loser] += 1
+
+    def _winner(self, local: Item, remote: Item) -> Side | None:
+        """The side whose version wins a conflict; ``None``: ask the user."""
+        forced = {Direction.DOWNLOAD: Side.REMOTE, Direction.UPLOAD: Side.LOCAL}
+        if self.direction in forced:
+            return forced[self.direction]
+        match self.policy:
+            case ConflictPolicy.ASK:
+                return None
+            case ConflictPolicy.LOCAL_WINS:
+                return Side.LOCAL
+            case ConflictPolicy.NEWEST_WINS:
+                mine = getattr(local, "last_modified", None)
+                theirs = getattr(remote, "last_modified", None)
+                if mine is not None and theirs is not None and mine > theirs:
+                    return Side.LOCAL
+                return Side.REMOTE
+            case _:  # server wins, keep both (the server's version stays in place)
+                return Side.REMOTE
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _fetch(self, side: Side, ids: Sequence[str]) -> Iterator[Entry[Any]]:
+        collection = self.sides[side]
+        for batch in _batches(ids, self.batch_size):
+            yield from collection.get(batch)
+
+    def _emit(self, phase: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(Progress(phase, done, total))
+
+
+def _pair_action(pair: Pair, changed: set[Side], deleted: set[Side]) -> Action:
+    """The action for a known pair, from which sides changed and which deleted it."""
+    if len(deleted) == 2:
+        return Action(ActionKind.FORGET, None, None, pair.local_id, pair)
+    if len(changed) == 2:
+        return Action(ActionKind.CONFLICT, None, None, pair.local_id, pair)
+    if changed and deleted:  # an edit against a delete: the edit wins
+        (side,) = changed
+        return Action(ActionKind.RESTORE, side, side.other, pair.id(side), pair)
+    if changed:
+        (side,) = changed
+        return Action(ActionKind.UPDATE, side, side.other, pair.id(side), pair)
+    (side,) = deleted
+    return Action(ActionKind.DELETE, side, side.other, pair.id(side), pair)
+
+
+def _seen(entry: Entry[Any]) -> _Seen:
+    uid = entry.item.uid
+    return _Seen(
+        entry.id,
+        entry.version,
+        _identity(entry.item) if not isinstance(uid, str) else uid,
+        content_hash(entry.item),
+    )
+
+
+def _identity(item: Item) -> str | None:
+    """An identity for items without a string UID (mail: the Message-ID)."""
+    envelope = getattr(item, "envelope", None)
+    message_id = getattr(envelope, "message_id", None)
+    return message_id if isinstance(message_id, str) else None
+
+
+def _batches(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,155 @@
+"""The local store: the collection protocol, history and restore, bindings to a memory
+server (the engine's own rules are in tests/sync), export, reset, conflicts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from openprotocols.backends.memory import MemoryBackend, MemoryServer
+from openprotocols.errors import AlreadyExistsError, NotFoundError
+from openprotocols.model import Account, Folder, FolderKind, Task
+from openprotocols.store import LocalStore, export_folder
+from openprotocols.sync import Side
+from openprotocols.testing import BackendContractTests
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LocalStore]:
+    with LocalStore(tmp_path / "store.sqlite") as local:
+        yield local
+
+
+@pytest.fixture
+def server() -> MemoryBackend:
+    """A memory "server" with a tasks collection."""
+    backend = MemoryBackend(Account(email="ann@example.test"), server=MemoryServer())
+    backend.server.add_folder(Folder.new("remote-tasks", FolderKind.TASKS, display_name="Tasks"))
+    return backend
+
+
+class TestLocalStoreContract(BackendContractTests):
+    @pytest.fixture
+    def backend(self, store: LocalStore) -> LocalStore:  # type: ignore[override]
+        return store
+
+
+def subjects(collection: object) -> list[str]:
+    refs = collection.list()  # type: ignore[attr-defined]
+    return sorted(e.item.subject for e in collection.get(r.id for r in refs))  # type: ignore[attr-defined]
+
+
+def test_a_binding_syncs_both_ways_and_survives_reopening(
+    store: LocalStore, server: MemoryBackend, tmp_path: Path
+) -> None:
+    server.collection("remote-tasks").create(Task.new("from the server"))
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server)  # the collection is found by kind and name
+    assert binding.spec.collection == "remote-tasks"
+    assert binding.sync().created[Side.LOCAL] == 1
+    store.collection("tasks").create(Task.new("written locally"))
+    store.close()
+
+    with LocalStore(tmp_path / "store.sqlite") as again:
+        report = again.binding("tasks", server).sync()
+        assert report.created[Side.REMOTE] == 1
+        assert report.created[Side.LOCAL] == 0
+        assert subjects(server.collection("remote-tasks")) == ["from the server", "written locally"]
+        assert again.binding("tasks", server).sync().writes == 0
+        with pytest.raises(AlreadyExistsError):
+            again.bind("tasks", server)
+
+
+def test_every_replaced_or_deleted_version_can_be_restored(
+    store: LocalStore, server: MemoryBackend
+) -> None:
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks")
+    tasks = store.collection("tasks")
+    ref = tasks.create(Task.new("v1"))
+    item = tasks.get_one(ref.id).item
+    ref = tasks.put(ref.id, attrs.evolve(item, subject="v2"), if_match=ref.version)
+    binding.sync()
+    remote = server.collection("remote-tasks")
+    (rref,) = remote.list()
+    remote.delete(rref.id, if_match=rref.version)  # deleted on the server
+    binding.sync()
+    assert tasks.list() == ()
+    history = store.history("tasks")
+    assert [(h.item.subject, h.reason, h.by) for h in history] == [
+        ("v2", "deleted", "sync"),
+        ("v1", "replaced", "user"),
+    ]
+    store.restore(history[0])
+    assert subjects(tasks) == ["v2"]
+    binding.sync()
+    assert subjects(remote) == ["v2"]  # and back on the server
+
+
+def test_conflict_queue_and_resolution(store: LocalStore, server: MemoryBackend) -> None:
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks")
+    remote = server.collection("remote-tasks")
+    ref = remote.create(Task.new("original"))
+    binding.sync()
+    tasks = store.collection("tasks")
+    (local_ref,) = tasks.list()
+    item = tasks.get_one(local_ref.id).item
+    tasks.put(local_ref.id, attrs.evolve(item, subject="mine"), if_match=local_ref.version)
+    remote.put(ref.id, attrs.evolve(item, subject="theirs"), if_match=ref.version)
+    report = binding.sync()
+    assert report.conflicts == 1
+    assert subjects(tasks) == ["theirs"]
+    (conflict,) = store.conflicts("tasks")
+    assert conflict.item.subject == "mine"
+    store.resolve(conflict, keep="local")
+    assert store.conflicts() == []
+    binding.sync()
+    assert subjects(remote) == subjects(tasks) == ["mine"]
+
+
+def test_reset_from_server_keeps_pending_local_changes(
+    store: LocalStore, server: MemoryBackend
+) -> None:
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks")
+    remote = server.collection("remote-tasks")
+    for subject in ("a", "b"):
+        remote.create(Task.new(subject))
+    binding.sync()
+    tasks = store.collection("tasks")
+    tasks.create(Task.new("pending"))
+    report = binding.reset_from_server()
+    assert report.ok
+    assert subjects(tasks) == ["a", "b", "pending"]
+    assert subjects(remote) == ["a", "b", "pending"]
+    binding.reset_from_server(discard_local_changes=True)
+    assert subjects(tasks) == ["a", "b", "pending"]  # "pending" is on the server by now
+
+
+def test_export_folder_creates_binds_and_uploads(store: LocalStore, server: MemoryBackend) -> None:
+    store.create_folder("notes", FolderKind.TASKS, color="#FF0000")
+    for subject in ("x", "y", "z"):
+        store.collection("notes").create(Task.new(subject))
+    binding, report = export_folder(store, "notes", server, "exported")
+    assert report.created[Side.REMOTE] == 3
+    assert subjects(server.collection(binding.spec.collection)) == ["x", "y", "z"]
+    assert server.collection("exported").folder.color == "#FF0000"
+
+
+def test_binding_without_a_matching_collection(store: LocalStore, server: MemoryBackend) -> None:
+    store.create_folder("contacts", FolderKind.CONTACTS)
+    with pytest.raises(NotFoundError):
+        store.bind("contacts", server)
+
+
+def test_the_database_is_sound(store: LocalStore, server: MemoryBackend) -> None:
+    store.create_folder("tasks", FolderKind.TASKS)
+    store.bind("tasks", server, "remote-tasks").sync()
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
