@@ -6,6 +6,7 @@ imported on first use. The layers (see ``docs/architecture.md``):
 - :mod:`openprotocols.model` — immutable items, folders, accounts, bindings;
 - :mod:`openprotocols.backends` — the collection protocol and the protocol backends;
 - :mod:`openprotocols.plugins` / :mod:`openprotocols.hookspecs` — how backends are found;
+- :mod:`openprotocols.sync` — the sync engine; :mod:`openprotocols.store` — the local store;
 - :mod:`openprotocols.network` — the one network layer every connection goes through;
 - :mod:`openprotocols.errors` — every error, in one hierarchy;
 - :mod:`openprotocols.testing` — contract tests and embedded servers for backend authors.
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
         Account,
         AccountOptions,
         Appointment,
-        Binding,
         Contact,
         ContactGroup,
         Endpoint,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from .network import Network
     from .plugins import get_plugin_manager
+    from .store import Binding, LocalStore, export_folder
 
 __all__ = [
     "Account",
@@ -51,6 +52,7 @@ __all__ = [
     "Folder",
     "FolderKind",
     "FolderRole",
+    "LocalStore",
     "Message",
     "Network",
     "OpenProtocolsError",
@@ -59,6 +61,7 @@ __all__ = [
     "__version__",
     "connect",
     "discover",
+    "export_folder",
     "get_plugin_manager",
     "hookimpl",
 ]
@@ -72,6 +75,9 @@ _LAZY = {
     "hookimpl": ".hookspecs",
     "Network": ".network",
     "get_plugin_manager": ".plugins",
+    "Binding": ".store",
+    "LocalStore": ".store",
+    "export_folder": ".store",
 }
 _LAZY |= {name: ".model" for name in __all__ if name not in _LAZY and name != "__version__"}
 

@@ -4,6 +4,7 @@ server (the engine's own rules are in tests/sync), export, reset, conflicts."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 from openprotocols.backends.memory import MemoryBackend, MemoryServer
 from openprotocols.errors import AlreadyExistsError, NotFoundError
 from openprotocols.model import Account, Folder, FolderKind, Task
-from openprotocols.store import LocalStore, export_folder
-from openprotocols.sync import Side
+from openprotocols.model._base import Extended, RawProperty
+from openprotocols.store import LocalStore, export_folder, sync_all
+from openprotocols.sync import Progress, Side
 from openprotocols.testing import BackendContractTests
 
 
@@ -153,3 +155,66 @@ def test_the_database_is_sound(store: LocalStore, server: MemoryBackend) -> None
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_create_bound_folder_and_sync_all_in_parallel(
+    store: LocalStore, server: MemoryBackend
+) -> None:
+    bindings = [
+        store.create_bound_folder(f"list-{n}", FolderKind.TASKS, server, color="#00FF00")
+        for n in range(3)
+    ]
+    assert {f.id for f in server.list_folders()} >= {"list-0", "list-1", "list-2"}
+    for n, binding in enumerate(bindings):
+        for m in range(n + 1):
+            binding.local.create(Task.new(f"{n}.{m}"))
+    events: list[Progress] = []
+    lock = threading.Lock()
+
+    def progress(event: Progress) -> None:
+        with lock:
+            events.append(event)
+
+    reports = sync_all(bindings, max_workers=3, progress=progress)
+    assert {folder: r.created[Side.REMOTE] for folder, r in reports.items()} == {  # type: ignore[union-attr]
+        "list-0": 1,
+        "list-1": 2,
+        "list-2": 3,
+    }
+    assert {e.folder for e in events} == {"list-0", "list-1", "list-2"}
+    one_at_a_time = sync_all(bindings, concurrent=False)
+    assert all(r.writes == 0 for r in one_at_a_time.values())  # type: ignore[union-attr]
+
+
+def test_verify_mode_checks_every_item_against_the_server(
+    store: LocalStore, server: MemoryBackend
+) -> None:
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks")
+    server.collection("remote-tasks").create(Task.new("a"))
+    binding.sync()
+    assert binding.sync().plan.full == frozenset()
+    report = binding.sync(verify=True)
+    assert report.plan.full == {Side.LOCAL, Side.REMOTE}
+    assert report.writes == 0
+
+
+def test_x_properties_a_server_drops_stay_local(store: LocalStore, server: MemoryBackend) -> None:
+    """A server that does not store X- properties must not make the local copy lose
+    them: they are merged back into what comes down, and go up with the next edit."""
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks")
+    tasks = store.collection("tasks")
+    extra = RawProperty("X-OUTLOOK-CATEGORY-COLOR", "red")
+    ref = tasks.create(attrs.evolve(Task.new("a"), extended=Extended([extra])))
+    binding.sync()
+    remote = server.collection("remote-tasks")
+    (rref,) = remote.list()
+    stripped = attrs.evolve(remote.get_one(rref.id).item, extended=Extended(), subject="b")
+    remote.put(rref.id, stripped, if_match=rref.version)  # the server dropped it
+    binding.sync()
+    (ref,) = tasks.list()
+    mine = tasks.get_one(ref.id).item
+    assert mine.subject == "b"
+    assert mine.extended.get("X-OUTLOOK-CATEGORY-COLOR") == (extra,)
+    assert binding.sync().writes == 0

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from openprotocols.errors import OpenProtocolsError
 from openprotocols.model.bindings import Binding as BindingSpec
 from openprotocols.model.bindings import ConflictPolicy
 from openprotocols.sync import (
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 
     from .local import LocalCollection, LocalStore
 
-__all__ = ["Binding", "SqliteStatus", "export_folder"]
+__all__ = ["Binding", "SqliteStatus", "export_folder", "sync_all"]
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +189,14 @@ class Binding:
         progress: Callable[[Progress], None] | None = None,
         confirm: bool = False,
         policy: ConflictPolicy | None = None,
+        verify: bool = False,
     ) -> Engine:
+        folder = self.spec.local_folder
+
+        def report(event: Progress) -> None:
+            if progress is not None:
+                progress(attrs.evolve(event, folder=folder))
+
         return Engine(
             self.local,
             self.remote,
@@ -193,7 +204,8 @@ class Binding:
             direction=self.spec.direction,
             policy=policy or self.spec.conflict_policy,
             guard=Guard(confirmed=confirm),
-            progress=progress,
+            progress=report,
+            verify=verify,
         )
 
     def plan(self) -> Plan:
@@ -209,15 +221,19 @@ class Binding:
         dry_run: bool = False,
         progress: Callable[[Progress], None] | None = None,
         confirm: bool = False,
+        verify: bool = False,
     ) -> SyncReport:
         """Sync the folder with its collection (see :mod:`openprotocols.sync.engine`).
 
         :param dry_run: plan only; the report's ``plan`` says what would happen.
-        :param progress: called with :class:`~openprotocols.sync.Progress` events.
+        :param progress: called with :class:`~openprotocols.sync.Progress` events (their
+            ``folder`` is this binding's local folder).
         :param confirm: let a sync through that the mass-change guard would stop.
+        :param verify: the troubleshooting mode: list both sides in full and check every
+            item's version instead of trusting the saved states.
         :raises MassChangeError: the guard stopped the sync (nothing was written).
         """
-        return self._run(dry_run=dry_run, progress=progress, confirm=confirm)
+        return self._run(dry_run=dry_run, progress=progress, confirm=confirm, verify=verify)
 
     def _run(self, **options: Any) -> SyncReport:
         dry_run = options.pop("dry_run", False)
@@ -294,3 +310,39 @@ def export_folder(
     )
     binding = store.bind(local.id, backend, created.id)
     return binding, binding.sync(progress=progress)
+
+
+def sync_all(
+    bindings: Iterable[Binding],
+    *,
+    concurrent: bool = True,
+    max_workers: int = 4,
+    progress: Callable[[Progress], None] | None = None,
+    verify: bool = False,
+) -> dict[str, SyncReport | OpenProtocolsError]:
+    """Sync several bindings (an account's folders), in parallel on a bounded pool of
+    threads, or one at a time with ``concurrent=False`` (the seed's "Disable concurrent
+    downloading and synchronisation"; :attr:`AccountOptions.concurrent_sync
+    <openprotocols.model.AccountOptions.concurrent_sync>`).
+
+    Each worker thread has its own database connection, and the IMAP backend its own
+    server connection; the store's writes are serialised, the network waits are not.
+    One binding's failure (the guard, an error) does not stop the others.
+
+    :returns: each local folder's report, or the error that stopped its sync.
+    """
+    bindings = list(bindings)
+
+    def one(binding: Binding) -> SyncReport | OpenProtocolsError:
+        try:
+            return binding.sync(progress=progress, verify=verify)
+        except OpenProtocolsError as exc:
+            log.warning("Sync of %s stopped: %s", binding.spec.local_folder, exc)
+            return exc
+        finally:
+            binding.store.close()  # this thread's connection
+
+    workers = max(1, min(max_workers, len(bindings))) if concurrent else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
+        results = list(pool.map(one, bindings))
+    return {b.spec.local_folder: result for b, result in zip(bindings, results, strict=True)}

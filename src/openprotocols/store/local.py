@@ -411,6 +411,30 @@ class LocalStore(Provider):
             )  # fmt: skip
         return Binding(self, spec, backend)
 
+    def create_bound_folder(
+        self,
+        name: str,
+        kind: FolderKind | str,
+        backend: Backend,
+        *,
+        display_name: str | None = None,
+        color: str | None = None,
+        direction: Direction | str = Direction.TWO_WAY,
+        policy: ConflictPolicy | str = ConflictPolicy.KEEP_BOTH,
+    ) -> Binding:
+        """Create a local folder and a new collection of ``backend`` together, and bind
+        them (the seed's "create additional folders and bind them with DAV collections").
+        If the server refuses the collection, the local folder is not kept."""
+        folder = self.create_folder(name, kind, display_name=display_name, color=color)
+        try:
+            remote = backend.create_folder(
+                name, kind, display_name=display_name or name, color=color
+            )
+        except BaseException:
+            self.delete_folder(folder)
+            raise
+        return self.bind(folder, backend, remote.id, direction=direction, policy=policy)
+
     def binding(self, folder: Folder | str, backend: Backend) -> Binding:
         """The binding of a local folder, with ``backend`` to reach its collection.
 

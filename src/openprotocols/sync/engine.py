@@ -70,7 +70,7 @@ from openprotocols.errors import (
     NotFoundError,
     OpenProtocolsError,
 )
-from openprotocols.model._base import Item
+from openprotocols.model._base import Item, RawProperty
 from openprotocols.model.bindings import ConflictPolicy, Direction
 
 from ._hash import content_hash
@@ -177,11 +177,13 @@ class Guard:
 
 @attrs.frozen
 class Progress:
-    """A progress event: ``phase`` is ``"changes"``, ``"plan"`` or ``"apply"``."""
+    """A progress event: ``phase`` is ``"changes"``, ``"plan"`` or ``"apply"``;
+    ``folder`` names the local folder when a binding reports it."""
 
     phase: str
     done: int
     total: int
+    folder: str | None = None
 
 
 @attrs.define
@@ -251,6 +253,8 @@ class Engine:
     :param guard: the mass-change guard.
     :param progress: called with :class:`Progress` events.
     :param batch_size: items per fetch and per commit.
+    :param verify: list both sides in full instead of trusting the saved states (the
+        troubleshooting mode): every item's version is checked against the pairs.
     """
 
     def __init__(
@@ -264,6 +268,7 @@ class Engine:
         guard: Guard | None = None,
         progress: Callable[[Progress], None] | None = None,
         batch_size: int = 100,
+        verify: bool = False,
     ) -> None:
         self.sides = {Side.LOCAL: local, Side.REMOTE: remote}
         self.status = status
@@ -272,6 +277,7 @@ class Engine:
         self.guard = guard or Guard()
         self.progress = progress
         self.batch_size = batch_size
+        self.verify = verify
         self._deltas: dict[Side, _Delta] = {}
         self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
         self._matches: dict[Side, dict[Any, _Seen]] = {Side.LOCAL: {}, Side.REMOTE: {}}
@@ -279,7 +285,8 @@ class Engine:
     # -- 1. changes ----------------------------------------------------------------
 
     def _delta(self, side: Side) -> _Delta:
-        changes: Changes = self.sides[side].changes(self.status.state(side))
+        since = None if self.verify else self.status.state(side)
+        changes: Changes = self.sides[side].changes(since)
         changed = {ref.id: ref.version for ref in changes.changed}
         if not changes.full:
             return _Delta(changed, set(changes.deleted), changes.state, False, len(changed))
@@ -453,12 +460,33 @@ class Engine:
         """Creates, updates and restores from ``source``: one fetch for the batch."""
         wanted = {a.id: a for a in batch if a.id is not None}
         fetched: set[str] = set()
-        for entry in self._fetch(source, list(wanted)):
-            fetched.add(entry.id)
-            action = wanted[entry.id]
+        kept = self._local_extras(batch) if source is Side.REMOTE else {}
+        for fetched_entry in self._fetch(source, list(wanted)):
+            fetched.add(fetched_entry.id)
+            action = wanted[fetched_entry.id]
+            extras = kept.get(fetched_entry.id)
+            entry = _with_extras(fetched_entry, extras) if extras else fetched_entry
             self._guarded(report, action, functools.partial(self._copy, action, entry, report))
         for item_id in wanted.keys() - fetched:  # deleted since changes(): next run sees it
             log.info("%s %s vanished before it could be copied", source, item_id)
+
+    def _local_extras(self, batch: Sequence[Action]) -> dict[str, tuple[RawProperty, ...]]:
+        """The ``X-`` properties of the local items that remote updates will replace, by
+        remote id: what a server does not store survives on the local side."""
+        local_ids = {
+            a.pair.local_id: a.id
+            for a in batch
+            if a.kind is ActionKind.UPDATE and a.pair is not None and a.pair.local_id and a.id
+        }
+        found: dict[str, tuple[RawProperty, ...]] = {}
+        for entry in self._fetch(Side.LOCAL, list(local_ids)):
+            extended = getattr(entry.item, "extended", None)
+            extras = tuple(
+                p for p in getattr(extended, "properties", ()) if p.name.upper().startswith("X-")
+            )
+            if extras:
+                found[local_ids[entry.id]] = extras
+        return found
 
     def _copy(self, action: Action, entry: Entry[Any], report: SyncReport) -> None:
         source, target = action.source, action.target
@@ -706,6 +734,19 @@ def _pair_action(pair: Pair, changed: set[Side], deleted: set[Side]) -> Action:
         return Action(ActionKind.UPDATE, side, side.other, pair.id(side), pair)
     (side,) = deleted
     return Action(ActionKind.DELETE, side, side.other, pair.id(side), pair)
+
+
+def _with_extras(entry: Entry[Any], extras: tuple[RawProperty, ...]) -> Entry[Any]:
+    """``entry`` with the local ``X-`` properties its item lacks (a server that drops
+    them must not make the local side lose them). The pair records the merged item's
+    hash, so the merge is no change to sync back; the next local edit takes them along."""
+    item = entry.item
+    have = {p.name.upper() for p in item.extended.properties}
+    missing = tuple(p for p in extras if p.name.upper() not in have)
+    if not missing:
+        return entry
+    extended = attrs.evolve(item.extended, properties=item.extended.properties + missing)
+    return Entry(entry.id, entry.version, attrs.evolve(item, extended=extended), raw=entry.raw)
 
 
 def _seen(entry: Entry[Any]) -> _Seen:
