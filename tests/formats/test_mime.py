@@ -513,3 +513,17 @@ def test_encoded_word_in_an_unknown_charset_reads_as_text() -> None:
     """Bytes of an encoded word whose charset is unknown become Latin-1, not surrogates."""
     message = mime.parse(b"To: =?\x01so-8859-1?Q?J=FCrgen?= <j@example.org>\r\n\r\nx")
     assert message.envelope.to == (Address("j@example.org", "J\u00fcrgen"),)
+
+
+def test_a_charset_name_with_a_nul_reads_as_ascii() -> None:
+    """Found by the fuzz test: the standard library raises ValueError (not LookupError)
+    for such a charset when a text part holds 8-bit bytes."""
+    data = (
+        b"From: J\xc3\xbcrgen <j@example.org>\nSubject: x\nMIME-Version: 1.0\n"
+        b"Content-Type: text/plain; charset=\x00tf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        b"Sch\xc3\xb6ne Gr\xc3\xbc\xc3\x9fe\n"
+    )
+    message = mime.parse(data)
+    assert mime.serialize(message) == data
+    assert mime.text_body(message) is not None
+    assert [part.section for part in message.parts] == ["1"]

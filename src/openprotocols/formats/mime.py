@@ -395,10 +395,24 @@ def _walk_owned(
     yield from _walk_message(msg, "", 0, sink)
 
 
+def _payload(part: MIMEPart) -> Any:
+    """``part.get_payload()``, which for a text payload with 8-bit bytes decodes them
+    with the declared charset and falls back to ASCII only on ``LookupError``: a charset
+    name with a NUL in it raises ``ValueError`` from inside the standard library. Here
+    that case gets the same ASCII fallback."""
+    try:
+        return part.get_payload()
+    except ValueError:
+        raw = getattr(part, "_payload", None)  # the one way around the stdlib decoding it
+        if isinstance(raw, str):
+            return raw.encode("ascii", "surrogateescape").decode("ascii", "replace")
+        return raw
+
+
 def _walk_message(
     msg: MIMEPart, prefix: str, depth: int, warnings: list[Warning]
 ) -> Iterator[tuple[str, MIMEPart, MIMEPart]]:
-    payload = msg.get_payload()
+    payload = _payload(msg)
     if msg.is_multipart() and _maintype(msg) == "multipart" and isinstance(payload, list):
         for number, child in enumerate(payload, 1):
             yield from _walk_part(child, f"{prefix}{number}", msg, depth + 1, warnings)
@@ -415,7 +429,7 @@ def _walk_part(
     if depth >= MAX_DEPTH:
         warnings.append(Warning(None, f"parts below {section} nest too deeply; not listed"))
         return
-    payload = part.get_payload()
+    payload = _payload(part)
     if not isinstance(payload, list):  # pragma: no cover - is_multipart() says it is one
         return
     if _maintype(part) == "multipart":
@@ -435,14 +449,14 @@ like ``delivery-status``, are leaves)."""
 def _encapsulated(part: MIMEPart) -> MIMEPart | None:
     """The message inside a ``message/rfc822`` part, decoding it when (against RFC 2046)
     it was sent base64-encoded; ``None`` if there is none."""
-    payload = part.get_payload()
+    payload = _payload(part)
     if not isinstance(payload, list) or not payload:
         return None
     inner = payload[0]
     if not isinstance(inner, MIMEPart):  # pragma: no cover - our parser makes these
         return None
     if _encoding(part) == "base64" and not inner.keys():
-        text = inner.get_payload()
+        text = _payload(inner)
         if isinstance(text, str):
             try:
                 decoded = base64.b64decode(text.encode("ascii", "surrogateescape"))
@@ -519,7 +533,7 @@ def _describe(part: MIMEPart, section: str, warnings: list[Warning]) -> MessageP
         filename = _filename(_raw_value(part, "content-disposition")) or _filename(
             _raw_value(part, "content-type")
         )
-    payload = part.get_payload()
+    payload = _payload(part)
     size = len(payload) if isinstance(payload, str) else None
     charset = params.get("charset")
     content_id = _raw_value(part, "content-id")
@@ -593,7 +607,7 @@ def _body(message: Message, subtype: str) -> str | None:
 
 def _own_leaves(part: MIMEPart, depth: int) -> Iterator[MIMEPart]:
     """The leaf parts of a message, not descending into encapsulated messages."""
-    payload = part.get_payload()
+    payload = _payload(part)
     if _maintype(part) == "multipart" and isinstance(payload, list):
         if depth < MAX_DEPTH:
             for child in payload:
@@ -652,7 +666,7 @@ def _decoded(part: MIMEPart) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
+    payload = _payload(part)
     return payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""
 
 
