@@ -218,3 +218,30 @@ def test_x_properties_a_server_drops_stay_local(store: LocalStore, server: Memor
     assert mine.subject == "b"
     assert mine.extended.get("X-OUTLOOK-CATEGORY-COLOR") == (extra,)
     assert binding.sync().writes == 0
+
+
+@pytest.mark.parametrize(("keep", "result"), [("local", "mine"), ("remote", "theirs")])
+def test_ask_waits_for_the_users_decision(
+    store: LocalStore, server: MemoryBackend, keep: str, result: str
+) -> None:
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks", policy="ask")
+    remote = server.collection("remote-tasks")
+    ref = remote.create(Task.new("original"))
+    binding.sync()
+    tasks = store.collection("tasks")
+    (local_ref,) = tasks.list()
+    item = tasks.get_one(local_ref.id).item
+    tasks.put(local_ref.id, attrs.evolve(item, subject="mine"), if_match=local_ref.version)
+    remote.put(ref.id, attrs.evolve(item, subject="theirs"), if_match=ref.version)
+    for _ in range(2):  # asked again until answered, and queued once
+        report = binding.sync()
+        assert (report.unresolved, report.writes) == (1, 0)
+    (question,) = store.conflicts("tasks")
+    assert question.question
+    store.resolve(question, keep=keep)  # type: ignore[arg-type]
+    report = binding.sync()
+    assert report.writes == 1
+    assert subjects(tasks) == subjects(remote) == [result]
+    assert store.conflicts() == []
+    assert binding.sync().writes == 0

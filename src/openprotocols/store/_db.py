@@ -102,6 +102,8 @@ CREATE TABLE conflicts (
     data BLOB NOT NULL,
     meta TEXT NOT NULL,
     at REAL NOT NULL,
+    question INTEGER NOT NULL DEFAULT 0,
+    decision TEXT,
     UNIQUE (binding, side, item_id, version)
 );
 """

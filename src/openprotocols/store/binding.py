@@ -118,12 +118,13 @@ class SqliteStatus:
         self._begin()
         record = _records.encode(kept.item, raw=kept.raw)
         conn = self.db.connection
-        if kept.reason is KeptReason.CONFLICT:
+        if kept.reason in (KeptReason.CONFLICT, KeptReason.QUESTION):
             conn.execute(
                 "INSERT OR IGNORE INTO conflicts (binding, side, item_id, version, other_id, "
-                "uid, kind, data, meta, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "uid, kind, data, meta, at, question) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (self.bid, str(kept.side), kept.id, kept.version, kept.other_id, record.uid,
-                 record.kind, record.data, record.meta, time.time()),
+                 record.kind, record.data, record.meta, time.time(),
+                 int(kept.reason is KeptReason.QUESTION)),
             )  # fmt: skip
         else:
             self.store._remember(conn, self.folder, kept.id, str(kept.side), kept.version,
@@ -137,6 +138,20 @@ class SqliteStatus:
                 (states[Side.LOCAL], states[Side.REMOTE], self.bid),
             )
         self.db.commit()
+
+    def decision(self, pair: Pair) -> Side | None:
+        if pair.local_id is None:
+            return None
+        row = self.db.connection.execute(
+            "SELECT cid, decision FROM conflicts WHERE binding = ? AND item_id = ? "
+            "AND question = 1 AND decision IS NOT NULL",
+            (self.bid, pair.local_id),
+        ).fetchone()
+        if row is None:
+            return None
+        self._begin()
+        self.db.connection.execute("DELETE FROM conflicts WHERE cid = ?", (row[0],))
+        return Side(row[1])
 
     def reset(self) -> None:
         """Forget every pair and both states (for a reset from the server)."""

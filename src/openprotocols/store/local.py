@@ -90,6 +90,10 @@ class Conflict:
     other_id: str | None
     uid: str | None
     at: float
+    question: bool
+    """Whether this waits for a decision (policy *ask*) rather than having lost."""
+    decision: str | None
+    """The side chosen for a question, until the next sync applies it."""
     _record: _records.Record = attrs.field(repr=False, alias="record")
 
     @property
@@ -326,33 +330,26 @@ class LocalStore(Provider):
         """The conflict queue (of one folder's binding, if given), oldest first."""
         query = (
             "SELECT c.cid, b.local_folder, c.side, c.item_id, c.version, c.other_id, c.uid, "
-            "c.at, c.kind, c.data, c.meta FROM conflicts c JOIN bindings b ON b.bid = c.binding"
+            "c.at, c.question, c.decision, c.kind, c.data, c.meta "
+            "FROM conflicts c JOIN bindings b ON b.bid = c.binding"
         )
         args: list[Any] = []
         if folder is not None:
             query += " WHERE b.local_folder = ?"
             args.append(self._folder_id(folder))
         rows = self.db.connection.execute(query + " ORDER BY c.cid", args).fetchall()
-        return [
-            Conflict(
-                cid,
-                fid,
-                side,
-                iid,
-                version,
-                other,
-                uid,
-                at,
-                record=_records.Record(kind, data, meta, uid),
-            )
-            for cid, fid, side, iid, version, other, uid, at, kind, data, meta in rows
-        ]
+        return [_conflict(row) for row in rows]
 
     def resolve(self, conflict: Conflict | int, *, keep: Literal["local", "remote"]) -> None:
-        """Settle a conflict. ``keep="remote"``: the version in place stays (under *keep
-        both* that is the server's) and the queued one goes to the history. ``"local"``:
-        the queued local version is written over the item in place, and the next sync
-        takes it to the server.
+        """Settle a conflict.
+
+        For a conflict *keep both* queued (the server's version is in place on both
+        sides): ``keep="remote"`` moves the queued version to the history; ``"local"``
+        writes it over the item in place, and the next sync takes it to the server.
+
+        For a question *ask* queued (both sides untouched): the next sync of the binding
+        applies the decision — the chosen version goes to both sides, the other to the
+        history.
 
         :raises NotFoundError: no such conflict.
         """
@@ -361,6 +358,9 @@ class LocalStore(Provider):
         if found is None:
             raise NotFoundError(f"no conflict {cid}", backend=self.name)
         with self.db.write() as db:
+            if found.question:
+                db.execute("UPDATE conflicts SET decision = ? WHERE cid = ?", (keep, cid))
+                return
             self._remember(db, found.folder, found.item_id, found.side, found.version,
                            found._record, "set aside")  # fmt: skip
             db.execute("DELETE FROM conflicts WHERE cid = ?", (cid,))
@@ -487,6 +487,14 @@ def _pick(local: Folder, backend: Backend) -> str:
             backend=backend.name,
         )
     return candidates[0].id
+
+
+def _conflict(row: Sequence[Any]) -> Conflict:
+    cid, fid, side, iid, version, other, uid, at, question, decision, kind, data, meta = row
+    record = _records.Record(kind, data, meta, uid)
+    return Conflict(
+        cid, fid, side, iid, version, other, uid, at, bool(question), decision, record=record
+    )
 
 
 def _folder(row: Sequence[Any]) -> Folder:

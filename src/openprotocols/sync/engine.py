@@ -415,7 +415,8 @@ class Engine:
         except ConnectionError as exc:
             log.warning("Sync interrupted, a side went offline: %s", exc)
             report.offline = True
-        self.status.commit(self._states() if report.ok else None)
+        # An open question ("ask") keeps the old states: the next run meets it again.
+        self.status.commit(self._states() if report.ok and not report.unresolved else None)
         return report
 
     def _states(self) -> dict[Side, str]:
@@ -665,9 +666,9 @@ class Engine:
             report.unchanged += 1
             return
         report.conflicts += 1
-        winner = self._winner(local.item, remote.item)
+        winner = self.status.decision(pair) or self._winner(local.item, remote.item)
         if winner is None:  # ask: leave both, queue the question
-            self.status.keep(Kept(KeptReason.CONFLICT, Side.LOCAL, mine.id, mine.version,
+            self.status.keep(Kept(KeptReason.QUESTION, Side.LOCAL, mine.id, mine.version,
                                   local.item, local.raw, other_id=theirs.id))  # fmt: skip
             report.unresolved += 1
             return

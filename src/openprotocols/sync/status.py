@@ -72,7 +72,11 @@ class KeptReason(enum.StrEnum):
     """Why the engine handed a version over to be kept."""
 
     CONFLICT = "conflict"
-    """The loser of a conflict under "keep both" or "ask": to resolve later."""
+    """The loser of a conflict under "keep both": in the conflict queue, to look at
+    later (the winner is in place on both sides)."""
+    QUESTION = "question"
+    """A conflict under "ask": both sides untouched, the local version queued until the
+    user decides (:meth:`Status.decision`)."""
     REPLACED = "replaced"
     """A version a sync overwrote on the remote side (the local side keeps its own
     history)."""
@@ -128,6 +132,11 @@ class Status(Protocol):
         (only at the end of a sync that applied every change)."""
         ...
 
+    def decision(self, pair: Pair) -> Side | None:
+        """The side the user chose for ``pair``'s open question (policy "ask"), if they
+        did; it is used up by the run that applies it."""
+        ...
+
 
 class MemoryStatus:
     """A :class:`Status` in memory: for tests, and for syncing two servers directly."""
@@ -139,6 +148,8 @@ class MemoryStatus:
         self._states: dict[Side, str] = {}
         self._keys = itertools.count(1)
         self.kept: list[Kept] = []
+        self.decisions: dict[str, Side] = {}
+        """Decisions by local id, as a user would make them (for tests)."""
         self.commits = 0
 
     def state(self, side: Side) -> str | None:
@@ -182,3 +193,6 @@ class MemoryStatus:
         self.commits += 1
         if states:
             self._states.update(states)
+
+    def decision(self, pair: Pair) -> Side | None:
+        return self.decisions.pop(pair.local_id, None) if pair.local_id else None
