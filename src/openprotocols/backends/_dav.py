@@ -157,9 +157,16 @@ def _to_bytes(root: etree._Element) -> bytes:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
 
 
+_CANONICAL_PATH = re.compile(r"(?:/[A-Za-z0-9:@!$&'()*+,;=\-_~][A-Za-z0-9:@!$&'()*+,;=\-._~]*)+/?")
+"""An absolute path that is canonical already: only unreserved and safe characters (no
+``%``), no empty, ``.`` or ``..`` segment (no segment starts with a dot)."""
+
+
 def canonical_href(href: str, base: str) -> str:
     """The path of ``href`` (relative to ``base``), percent-encoded one way only, so that
     the same resource always gets the same id whatever encoding the server chose."""
+    if _CANONICAL_PATH.fullmatch(href):  # the common case, and a hot path of a sync
+        return href
     joined = urllib.parse.urljoin(base, href.strip())
     path = urllib.parse.urlsplit(joined).path or "/"
     return urllib.parse.quote(urllib.parse.unquote(path), safe=_PATH_SAFE)
@@ -1242,9 +1249,16 @@ class DavCollection(Collection[Item]):
     def _href(self, id: str) -> str:
         return canonical_href(id, self.url)
 
+    prefetch = True  # _get_batch sends its multiget when called and decodes lazily
+
     def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[Item]]:
+        return self._entries(self._fetch(ids))
+
+    def _fetch(self, ids: Sequence[str]) -> list[tuple[str, str, bytes]]:
         hrefs = list(dict.fromkeys(self._href(i) for i in ids))
-        found = self.dav.multiget(self.url, self.multiget_report, self.data_property, hrefs)
+        return list(self.dav.multiget(self.url, self.multiget_report, self.data_property, hrefs))
+
+    def _entries(self, found: Iterable[tuple[str, str, bytes]]) -> Iterator[Entry[Item]]:
         for href, etag, raw in found:
             item = self._decode(href, raw)
             if item is None:

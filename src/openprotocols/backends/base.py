@@ -42,6 +42,7 @@ import abc
 import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Generic, Self, TypeVar
 
@@ -153,6 +154,12 @@ class Collection(abc.ABC, Generic[I]):
     batch_size: int = 100
     """How many items :meth:`get` asks :meth:`_get_batch` for at a time (a class default
     a backend sets; an instance may lower it)."""
+    prefetch: bool = False
+    """Whether :meth:`get` calls :meth:`_get_batch` for the next batch in a worker thread
+    while the caller consumes the current one. For a backend whose ``_get_batch`` sends
+    its request when called and decodes lazily, the network wait and the decoding then
+    overlap; memory holds two batches. The worker is the only thread using the
+    collection's connection meanwhile."""
 
     def __init__(self, backend: Provider, folder: Folder) -> None:
         self.backend = backend
@@ -189,15 +196,22 @@ class Collection(abc.ABC, Generic[I]):
 
         Ids that no longer exist are skipped (an item may be deleted between
         :meth:`changes` and :meth:`get`); compare the ids received with those asked.
+        With :attr:`prefetch`, the next batch is requested while this one is consumed.
         """
-        batch: list[str] = []
-        for item_id in ids:
-            batch.append(item_id)
-            if len(batch) >= self.batch_size:
+        batches = _batches(ids, self.batch_size)
+        if not self.prefetch:
+            for batch in batches:
                 yield from self._get_batch(batch)
-                batch = []
-        if batch:
-            yield from self._get_batch(batch)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+            pending: Future[Iterable[Entry[I]]] | None = None
+            for batch in batches:
+                ahead = pool.submit(self._get_batch, batch)
+                if pending is not None:
+                    yield from pending.result()
+                pending = ahead
+            if pending is not None:
+                yield from pending.result()
 
     def get_one(self, id: str) -> Entry[I]:
         """Fetch one item.
@@ -449,3 +463,15 @@ class Backend(Provider):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _batches(ids: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``size``, lazily."""
+    batch: list[str] = []
+    for item_id in ids:
+        batch.append(item_id)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
