@@ -47,7 +47,7 @@ def _tokens(value: Any, skip: frozenset[str]) -> Iterator[str]:  # noqa: PLR0912
     if value is None:
         yield "N"
     elif isinstance(value, RawProperty):
-        if value.name.upper() not in VOLATILE_PROPERTIES:
+        if not _volatile(value):
             yield f"P{value.name.upper()}"
             yield from _tokens((value.params, value.group, value.value), skip)
     elif attrs.has(type(value)):
@@ -72,8 +72,9 @@ def _tokens(value: Any, skip: frozenset[str]) -> Iterator[str]:  # noqa: PLR0912
         yield f"F{len(inner)}"
         yield from inner
     elif isinstance(value, tuple | list):
-        yield f"T{len(value)}"
-        for v in value:
+        kept = [v for v in value if not _volatile(v)]  # counted only if hashed
+        yield f"T{len(kept)}"
+        for v in kept:
             yield from _tokens(v, skip)
     elif isinstance(value, dict):
         yield f"M{len(value)}"
@@ -82,3 +83,7 @@ def _tokens(value: Any, skip: frozenset[str]) -> Iterator[str]:  # noqa: PLR0912
             yield from _tokens(value[key], skip)
     else:
         yield f"R{value!r}"
+
+
+def _volatile(value: object) -> bool:
+    return isinstance(value, RawProperty) and value.name.upper() in VOLATILE_PROPERTIES

@@ -280,6 +280,7 @@ class Engine:
         self.verify = verify
         self._deltas: dict[Side, _Delta] = {}
         self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
+        self._moved_keys: dict[int, Pair] = {}  # the same, by pair key: the run's copy
         self._matches: dict[Side, dict[Any, _Seen]] = {Side.LOCAL: {}, Side.REMOTE: {}}
 
     # -- 1. changes ----------------------------------------------------------------
@@ -323,13 +324,15 @@ class Engine:
                     pairs[pair.key] = pair
                     touched.setdefault(pair.key, {}).setdefault("changed", set()).add(side)
             for item_id in delta.deleted:
-                pair = self.status.pair(side, item_id)
+                pair = self._pair_of(side, item_id)
                 if pair is not None and pair.key is not None:
                     pairs[pair.key] = pair
                     touched.setdefault(pair.key, {}).setdefault("deleted", set()).add(side)
         for key, what in touched.items():
             changed, deleted = what.get("changed", set()), what.get("deleted", set())
-            actions.append(_pair_action(pairs[key], changed, deleted))
+            # a copy: execution updates it before writing, and a failed write must not
+            # leave those updates in a status that hands out its own pairs
+            actions.append(_pair_action(attrs.evolve(pairs[key]), changed, deleted))
         for side, ids in new.items():
             actions.extend(Action(ActionKind.CREATE, side, side.other, item_id) for item_id in ids)
         allowed = [a for a in actions if self._allowed(a)]
@@ -344,7 +347,12 @@ class Engine:
         return plan
 
     def _pair_of(self, side: Side, item_id: str) -> Pair | None:
-        return self._moved.get((side, item_id)) or self.status.pair(side, item_id)
+        """The pair of ``item_id``: this run's re-associated copy if it has one (by
+        either side's id), else the status's."""
+        pair = self._moved.get((side, item_id)) or self.status.pair(side, item_id)
+        if pair is None or pair.key is None:
+            return pair
+        return self._moved_keys.get(pair.key, pair)
 
     def _allowed(self, action: Action) -> bool:
         if action.target is None:
@@ -367,7 +375,7 @@ class Engine:
         """Give pairs whose ``side`` id vanished the new ids of the same items (by UID,
         then content); return how many. Only runs when a side has both."""
         delta = self._deltas[side]
-        vanished = [p for i in delta.deleted if (p := self.status.pair(side, i)) is not None]
+        vanished = [p for i in delta.deleted if (p := self._pair_of(side, i)) is not None]
         fresh = [i for i in delta.changed if self.status.pair(side, i) is None]
         if not vanished or not fresh:
             return 0
@@ -385,6 +393,8 @@ class Engine:
             moved = attrs.evolve(pair)  # the status's own pair changes only when saved
             moved.set(side, seen.id, seen.version if pair.hash == seen.hash else None)
             self._moved[(side, seen.id)] = moved
+            if moved.key is not None:
+                self._moved_keys[moved.key] = moved
             if old_id is not None:
                 delta.deleted.discard(old_id)
             count += 1
@@ -423,7 +433,7 @@ class Engine:
         return {side: delta.state for side, delta in self._deltas.items()}
 
     def _execute(self, plan: Plan, report: SyncReport) -> None:
-        for pair in self._moved.values():
+        for pair in self._moved_keys.values():
             self.status.save(pair)
         indexed = self._index_new_on_both_sides(plan)
         groups: dict[tuple[ActionKind, Side | None], list[Action]] = {}
@@ -514,7 +524,7 @@ class Engine:
                 raise
             pair = pair or Pair(None, None, None, None, seen.hash, seen.uid)
             pair.set(target, exc.id, exc.current_version)
-            self._resolve_against(pair, source, entry, exc.id, report)
+            self._resolve_against(pair, source, entry, exc.id, report, known=False)
             return
         except ConflictError:  # the target moved since changes(): a conflict after all
             if pair is None or (target_id := pair.id(target)) is None:
@@ -548,12 +558,19 @@ class Engine:
         return collection.create(entry.item, raw=entry.raw), True
 
     def _resolve_against(
-        self, pair: Pair, source: Side, entry: Entry[Any], target_id: str, report: SyncReport
+        self,
+        pair: Pair,
+        source: Side,
+        entry: Entry[Any],
+        target_id: str,
+        report: SyncReport,
+        *,
+        known: bool = True,
     ) -> None:
         """Resolve ``entry`` (from ``source``) against the target's current item."""
         theirs = self.sides[source.other].get_one(target_id)
         local, remote = (entry, theirs) if source is Side.LOCAL else (theirs, entry)
-        self._resolve(pair, local, remote, report)
+        self._resolve(pair, local, remote, report, known=known)
 
     def _paired_new(self, source: Side, seen: _Seen, entry: Entry[Any], report: SyncReport) -> bool:
         """For an item new on ``source``: if it matches an item new on the other side,
@@ -569,7 +586,7 @@ class Engine:
             self.status.save(pair)
             report.unchanged += 1
         else:
-            self._resolve_against(pair, source, entry, match.id, report)
+            self._resolve_against(pair, source, entry, match.id, report, known=False)
         return True
 
     def _match(self, side: Side, seen: _Seen) -> _Seen | None:
@@ -654,9 +671,17 @@ class Engine:
             self._guarded(report, action, resolve)
 
     def _resolve(
-        self, pair: Pair, local: Entry[Any], remote: Entry[Any], report: SyncReport
+        self,
+        pair: Pair,
+        local: Entry[Any],
+        remote: Entry[Any],
+        report: SyncReport,
+        *,
+        known: bool = True,
     ) -> None:
-        """Both sides hold ``pair``'s item with different contents: apply the policy."""
+        """Both sides hold ``pair``'s item, maybe with different contents: apply the
+        policy. ``known``: ``pair.hash`` is the content both sides last agreed on (not so
+        for two items that just met), so a side still holding it did not really change."""
         mine, theirs = _seen(local), _seen(remote)
         if mine.hash == theirs.hash:
             pair.set(Side.LOCAL, mine.id, mine.version)
@@ -664,6 +689,12 @@ class Engine:
             pair.hash = mine.hash
             self.status.save(pair)
             report.unchanged += 1
+            return
+        if known and pair.hash in (mine.hash, theirs.hash):  # one side's version only moved
+            pair.set(Side.LOCAL, mine.id, mine.version)
+            pair.set(Side.REMOTE, theirs.id, theirs.version)
+            source = Side.REMOTE if mine.hash == pair.hash else Side.LOCAL
+            self._update(pair, source, local if source is Side.LOCAL else remote, report)
             return
         report.conflicts += 1
         winner = self.status.decision(pair) or self._winner(local.item, remote.item)
@@ -689,6 +720,20 @@ class Engine:
         pair.hash = _seen(win).hash
         self.status.save(pair)
         (report.created if created else report.updated)[loser] += 1
+
+    def _update(self, pair: Pair, source: Side, entry: Entry[Any], report: SyncReport) -> None:
+        """Carry ``source``'s changed item over to the other side, whose own version
+        moved without a content change (where the direction allows it)."""
+        target = source.other
+        seen = _seen(entry)
+        if not self._allowed(Action(ActionKind.UPDATE, source, target, seen.id)):
+            return  # the change stays where it is; the next run reports it as skipped
+        ref, created = self._write(target, pair, entry)
+        pair.set(source, seen.id, seen.version)
+        pair.set(target, ref.id, ref.version)
+        pair.hash = seen.hash
+        self.status.save(pair)
+        (report.created if created else report.updated)[target] += 1
 
     def _winner(self, local: Item, remote: Item) -> Side | None:
         """The side whose version wins a conflict; ``None``: ask the user."""
