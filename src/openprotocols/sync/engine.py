@@ -638,8 +638,9 @@ class Engine:
             if version is None:
                 raise ConflictError("no known version to delete against", id=target_id)
             collection.delete(target_id, if_match=version)
-        except NotFoundError:
-            pass
+        except NotFoundError:  # gone already: nothing was deleted
+            self.status.drop(pair)
+            return
         except ConflictError:  # changed there meanwhile: the edit wins, bring it back
             entry = collection.get_one(target_id)
             seen = _seen(entry)
