@@ -351,6 +351,15 @@ class SMTPBackend(Backend):
                     client.quit()
                 client.close()
 
+    def server_extensions(self) -> frozenset[str]:
+        """The ESMTP extensions the server announced over the secured connection
+        (``AUTH PLAIN LOGIN``, ``SIZE 10240000``...); for ``openprotocols capabilities``."""
+        with self._lock:
+            client = self._connected()
+            return frozenset(
+                f"{name.upper()} {value}".strip() for name, value in client.esmtp_features.items()
+            )
+
     def _connected(self) -> _Client:
         """The open connection, after a NOOP shows it is alive; else a new one."""
         if self._client is not None:

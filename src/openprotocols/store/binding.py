@@ -299,8 +299,7 @@ class Binding:
 
     def unbind(self) -> None:
         """Remove the binding (the local folder and its items stay)."""
-        with self.store.db.write() as conn:
-            conn.execute("DELETE FROM bindings WHERE local_folder = ?", (self.spec.local_folder,))
+        self.store.unbind(self.spec.local_folder)
 
 
 def export_folder(

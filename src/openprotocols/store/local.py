@@ -467,6 +467,18 @@ class LocalStore(Provider):
             conflict_policy=policy,
         )
 
+    def unbind(self, folder: Folder | str) -> None:
+        """Remove the binding of a local folder (the folder and its items stay), without
+        connecting to its backend (:meth:`Binding.unbind` needs one).
+
+        :raises NotFoundError: the folder is not bound.
+        """
+        folder_id = self._folder_id(folder)
+        with self.db.write() as db:
+            gone = db.execute("DELETE FROM bindings WHERE local_folder = ?", (folder_id,))
+            if gone.rowcount == 0:
+                raise NotFoundError(f"{folder_id!r} is not bound", backend=self.name, url=folder_id)
+
     def bindings(self) -> list[BindingSpec]:
         """Every binding of the store."""
         rows = self.db.connection.execute("SELECT local_folder FROM bindings").fetchall()
