@@ -26,7 +26,10 @@ Headers first
     :meth:`IMAPCollection.get` returns headers-only messages (flags, header block,
     envelope, size, MIME layout from ``BODYSTRUCTURE``) unless the account's
     ``download_entire_messages`` is set; :meth:`IMAPCollection.fetch_body` and
-    :meth:`IMAPCollection.fetch_part` load the rest on demand.
+    :meth:`IMAPCollection.fetch_part` load the rest on demand. Whole messages take one
+    FETCH per batch (``BODY.PEEK[]`` capped at the literal limit: a message cut short
+    stays headers-only) and their MIME layout from ``BODYSTRUCTURE`` too, not from a
+    parse of the source (:func:`mime.parse` only when the server sends no structure).
 Writes
     ``create`` is APPEND (the new UID from UIDPLUS's APPENDUID, else found by
     Message-ID). ``put`` stores flags and keywords with ``UNCHANGEDSINCE`` under
@@ -49,8 +52,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
+import re
 import threading
 import time
 import zlib
@@ -138,7 +143,9 @@ _SPECIAL_USE: Mapping[str, FolderRole] = {
 }
 
 _HEADER_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER]"
-_WHOLE_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]"
+_WHOLE_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[]<0.{limit}>"
+_WHOLE_KEY = b"BODY[]<0>"
+"""The key of a partial ``BODY[]<0.n>`` in FETCH data (the server names the start only)."""
 
 
 @attrs.frozen
@@ -307,7 +314,9 @@ def _children(body: Sequence[Any]) -> list[Sequence[Any]]:
     first = body[0]
     if isinstance(first, list):  # imapclient's BodyData gathers the children in a list
         return list(first)
-    return [part for part in body if isinstance(part, tuple)]
+    # A plain tuple (a multipart inside message/rfc822): the parts come first, then the
+    # subtype, then the parameters, which are a tuple too.
+    return list(itertools.takewhile(lambda part: isinstance(part, tuple), body))
 
 
 def _walk_part(body: Sequence[Any], section: str, found: list[MessagePart], depth: int) -> None:
@@ -338,7 +347,22 @@ def _params(value: Any) -> dict[str, str]:
     if not isinstance(value, tuple | list):
         return {}
     items = list(value)
-    return {_str(k).lower(): _str(v) for k, v in zip(items[::2], items[1::2], strict=False)}
+    pairs = [(_str(k).lower(), _str(v)) for k, v in zip(items[::2], items[1::2], strict=False)]
+    if any("*" in name for name, _ in pairs):
+        return _rfc2231(pairs)
+    return dict(pairs)
+
+
+def _rfc2231(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Parameters with RFC 2231 continuations and charsets (``filename*0*=utf-8''...``)
+    joined and decoded: servers pass them on as written."""
+    import email.utils
+
+    try:  # decode_params() takes the header's own value first
+        decoded = email.utils.decode_params([("", ""), *pairs])[1:]
+        return {name: _collapse(value) for name, value in decoded}
+    except Exception:  # malformed escapes or charset: the parameters as written
+        return dict(pairs)
 
 
 def _describe(body: Sequence[Any], section: str) -> MessagePart:
@@ -353,7 +377,7 @@ def _describe(body: Sequence[Any], section: str) -> MessagePart:
     filename = disposition_params.get("filename") or params.get("name")
     return MessagePart(
         section=section,
-        content_type=content_type if content_type.count("/") == 1 else "text/plain",
+        content_type=content_type if _MIME_TYPE.fullmatch(content_type) else "text/plain",
         charset=params.get("charset", "").lower() or None,
         size=size if size is None or size >= 0 else None,
         encoding=_str(body[5]).lower() or None,
@@ -361,6 +385,19 @@ def _describe(body: Sequence[Any], section: str) -> MessagePart:
         disposition=disposition,
         content_id=_str(body[3]) or None,
     )
+
+
+def _collapse(value: str | tuple[str | None, str | None, str]) -> str:
+    import email.utils
+
+    collapsed = email.utils.collapse_rfc2231_value(value)
+    # decode_params() quotes every value; collapsing unquotes only the plain ones.
+    return email.utils.unquote(collapsed) if isinstance(value, tuple) else collapsed
+
+
+_MIME_TYPE = re.compile(r"[^/\s]+/[^/\s]+")
+"""``type/subtype``; anything else reads as ``text/plain`` (RFC 2045 section 5.2), as
+:func:`mime.parse` reads it."""
 
 
 def _disposition(value: Any) -> tuple[str | None, dict[str, str]]:
@@ -375,6 +412,22 @@ def _disposition(value: Any) -> tuple[str | None, dict[str, str]]:
         kind = getattr(header, "content_disposition", None)
         return (kind or None), dict(getattr(header, "params", {}))
     return None, {}
+
+
+def _whole_message(raw: bytes, data: FetchData) -> Message:
+    """A whole message from its bytes and the FETCH data that came with them.
+
+    The MIME layout comes from the server's ``BODYSTRUCTURE``, the envelope from the
+    header block alone, as for a headers-only message: parsing the whole source
+    (:func:`mime.parse`) costs several times more and is left for a server that sent no
+    readable structure. ``tests/backends/imap/test_whole_messages.py`` compares the two
+    on the MIME corpus.
+    """
+    parts = _parts(data[b"BODYSTRUCTURE"]) if b"BODYSTRUCTURE" in data else ()
+    if not parts:  # missing or unreadable: every readable structure has a part "1"
+        return mime.parse(raw)
+    headers = mime.parse_headers(raw[: mime.header_block_end(raw)])
+    return attrs.evolve(headers, size=len(raw), content=raw, parts=parts)
 
 
 def decode_header_words(text: str) -> str:
@@ -610,24 +663,37 @@ class IMAPCollection(Collection[Message]):
     def _fetch_whole(
         self, conn: Connection, selected: Selected, uids: Sequence[int]
     ) -> list[Entry[Message]]:
-        # Sizes first, so that no message over the literal limit is ever asked for.
-        sizes = conn.uid_fetch(uid_set(uids), "UID RFC822.SIZE")
+        # One round trip: the body is fetched partially, capped at the literal limit, so a
+        # larger message is never read whole; one that came back cut short is kept
+        # headers-only, from the header block in the bytes that did arrive.
         limit = self.backend.limits.max_literal
-        small = [
-            u
-            for u, d in sizes.items()
-            if isinstance(d.get(b"RFC822.SIZE"), int) and d[b"RFC822.SIZE"] <= limit
-        ]
-        large = sorted(set(sizes) - set(small))
+        fetched = conn.uid_fetch(uid_set(uids), self._whole_items(conn, selected))
         entries: list[Entry[Message]] = []
-        if small:
-            fetched = conn.uid_fetch(uid_set(small), self._items(conn, selected, _WHOLE_ITEMS))
-            entries += [
-                self._entry(conn, selected, u, d, whole=True) for u, d in sorted(fetched.items())
-            ]
-        if large:
-            entries += self._fetch_headers(conn, selected, large)
+        headerless: list[int] = []
+        for uid, data in sorted(fetched.items()):
+            raw = data.get(_WHOLE_KEY)
+            size = data.get(b"RFC822.SIZE")
+            # Shorter than the cap is whole, whatever RFC822.SIZE says (some servers
+            # report it inexactly); at the cap, the size tells.
+            if not isinstance(raw, bytes) or (
+                len(raw) < limit or (isinstance(size, int) and size <= limit)
+            ):
+                entries.append(self._entry(conn, selected, uid, data, whole=True))
+                continue
+            end = mime.header_block_end(raw)
+            if end == len(raw):  # the cut fell inside the header block
+                headerless.append(uid)
+                continue
+            cut = {k: v for k, v in data.items() if k != _WHOLE_KEY}
+            cut[b"BODY[HEADER]"] = raw[:end]
+            entries.append(self._entry(conn, selected, uid, cut, whole=False))
+        if headerless:
+            entries += self._fetch_headers(conn, selected, headerless)
         return entries
+
+    def _whole_items(self, conn: Connection, selected: Selected) -> str:
+        items = _WHOLE_ITEMS.format(limit=self.backend.limits.max_literal)
+        return self._items(conn, selected, items)
 
     def _entry(
         self, conn: Connection, selected: Selected, uid: int, data: FetchData, *, whole: bool
@@ -639,10 +705,9 @@ class IMAPCollection(Collection[Message]):
             "modseq": _modseq(data),
             "internal_date": data.get(b"INTERNALDATE"),
         }
-        raw = data.get(b"BODY[]")
+        raw = data.get(_WHOLE_KEY)
         if whole and isinstance(raw, bytes):
-            parsed = mime.parse(raw)
-            message = attrs.evolve(parsed, **common)
+            message = attrs.evolve(_whole_message(raw, data), **common)
         else:
             header = data.get(b"BODY[HEADER]")
             parsed = mime.parse_headers(header if isinstance(header, bytes) else b"")
@@ -678,7 +743,7 @@ class IMAPCollection(Collection[Message]):
                 backend=self.backend.name,
                 url=self.folder.id,
             )
-        data = conn.uid_fetch(str(uid), self._items(conn, selected, _WHOLE_ITEMS)).get(uid)
+        data = conn.uid_fetch(str(uid), self._whole_items(conn, selected)).get(uid)
         if data is None:
             raise self._not_found(id)
         return self._entry(conn, selected, uid, data, whole=True)
@@ -1104,6 +1169,11 @@ class IMAPBackend(Backend):
     def namespaces(self) -> tuple[Namespace, ...]:
         """The personal namespaces (prefix and delimiter) of the account."""
         return self._connection().namespaces()
+
+    def server_capabilities(self) -> frozenset[str]:
+        """The capabilities the server announced after login (``CONDSTORE``, ``IDLE``...),
+        upper-cased; for ``openprotocols capabilities``."""
+        return self._connection().capabilities
 
     def list_folders(self) -> list[Folder]:
         """Every mailbox, parents before children, with roles from SPECIAL-USE

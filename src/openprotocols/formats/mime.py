@@ -32,6 +32,7 @@ import email.errors
 import email.header
 import email.headerregistry
 import email.utils
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -72,7 +73,44 @@ MAX_DEPTH = 64
 listed (with a warning). Real mail nests a handful of levels."""
 
 _FORMAT = "MIME"
-_POLICY = email_policy.default
+
+
+class _HeaderFactory(email.headerregistry.HeaderRegistry):
+    """``email.policy.default``'s header factory, with the work it repeats cached.
+
+    The standard library parses a header again on every access (``get_content_type()``
+    alone parses ``Content-Type``; the parser asks for each part's type several times) and
+    makes a new class per header object. Here the classes are made once per header kind,
+    and header objects are shared for equal ``(name, value)``: they are immutable (a
+    ``str`` with read-only properties), so sharing cannot change a result. The cache is
+    bounded in entries and in the length of the values it keeps.
+    """
+
+    _CACHED_VALUE = 2048
+    """Longer values are parsed every time (bounds the memory the cache holds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[type[Any], type[email.headerregistry.BaseHeader]] = {}
+        self._cached = functools.lru_cache(maxsize=512)(self._make)
+
+    def __getitem__(self, name: str) -> type[email.headerregistry.BaseHeader]:
+        kind = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(kind)
+        if made is None:
+            made = self._classes[kind] = super().__getitem__(name)
+        return made
+
+    def _make(self, name: str, value: str) -> email.headerregistry.BaseHeader:
+        return self[name](name, value)
+
+    def __call__(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
+        if type(value) is str and len(value) <= self._CACHED_VALUE:
+            return self._cached(name, value)
+        return super().__call__(name, value)
+
+
+_POLICY = email_policy.default.clone(header_factory=_HeaderFactory())
 _PARSER = BytesParser(policy=_POLICY)
 _REGENERATE = _POLICY.clone(refold_source="none", linesep="\r\n")
 # CRLF line ends, as SMTP and IMAP APPEND want them; 7-bit transfer encodings only, so
@@ -533,8 +571,7 @@ def _describe(part: MIMEPart, section: str, warnings: list[Warning]) -> MessageP
         filename = _filename(_raw_value(part, "content-disposition")) or _filename(
             _raw_value(part, "content-type")
         )
-    payload = _payload(part)
-    size = len(payload) if isinstance(payload, str) else None
+    size = _encoded_size(part)
     charset = params.get("charset")
     content_id = _raw_value(part, "content-id")
     return MessagePart(
@@ -547,6 +584,15 @@ def _describe(part: MIMEPart, section: str, warnings: list[Warning]) -> MessageP
         disposition=_text(disposition.lower()) if disposition else None,
         content_id=content_id or None,
     )
+
+
+def _encoded_size(part: MIMEPart) -> int | None:
+    """The size in bytes of a leaf's body as written (as IMAP's BODYSTRUCTURE gives it):
+    ``get_payload()`` decodes an 8-bit body by its charset, so its length would count
+    characters. The bytes parser keeps the body as ASCII with one surrogate escape per
+    other byte, so the length of what it keeps is the length in bytes."""
+    raw = getattr(part, "_payload", None)
+    return len(raw) if isinstance(raw, str) else None
 
 
 def _safe_describe(part: MIMEPart, section: str, warnings: list[Warning]) -> MessagePart:
