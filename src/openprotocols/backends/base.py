@@ -332,6 +332,22 @@ class Provider(abc.ABC):
     """``True`` when no collection of this provider can be written (a class or an
     instance attribute: a server may say so only once connected)."""
 
+    # -- life cycle ------------------------------------------------------------
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a default
+        """Release connections. Safe to call more than once; by default nothing."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
     # -- folders ---------------------------------------------------------------
 
     @abc.abstractmethod
@@ -445,24 +461,8 @@ class Backend(Provider):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.account.email}>"
 
-    # -- life cycle ------------------------------------------------------------
-
     def open(self) -> None:
         """Connect and log in. Called by :func:`openprotocols.connect`; by default nothing."""
-
-    def close(self) -> None:
-        """Release connections. Safe to call more than once; by default nothing."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _batches(ids: Iterable[str], size: int) -> Iterator[list[str]]:
