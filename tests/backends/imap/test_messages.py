@@ -202,3 +202,14 @@ def test_mark_all_read(backend: IMAPBackend, mailbox: Folder, other_client: Any)
     assert len(changes.changed) == 4
     assert all(e.item.is_seen for e in collection.get(r.id for r in collection.list()))
     assert collection.mark_all_read() == 0
+
+
+def test_append_without_uidplus_finds_the_new_uid(backend: IMAPBackend, mailbox: Folder) -> None:
+    """Without UIDPLUS (no APPENDUID): the new message's UID is found by its Message-ID."""
+    collection = backend.collection(mailbox)
+    collection.create(Message.new(content=message("first"), flags=()))
+    conn = backend._connection()
+    conn.capabilities = conn.capabilities - {"UIDPLUS"}
+    ref = collection.create(Message.new(content=message("second"), flags=()))
+    assert collection.get_one(ref.id).item.envelope.subject == "second"
+    assert len(collection.list()) == 2
