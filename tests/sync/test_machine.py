@@ -33,8 +33,10 @@ earlier content is no new version. After two quiet syncs (no faults, no edits): 
 sides hold the same items by UID and content hash, each side's items are paired once,
 and the second sync wrote nothing.
 
-``OPENPROTOCOLS_FUZZ_EXAMPLES`` sets the number of examples of the memory variant (200
-by default); the store variant runs half as many, with shorter runs.
+``OPENPROTOCOLS_SYNC_EXAMPLES`` sets the number of examples of the memory variant (200
+by default; CI runs 500); the store variant runs half as many, with shorter runs. (The
+codecs' ``OPENPROTOCOLS_FUZZ_EXAMPLES`` does not apply: one example here is a whole
+sequence of syncs.)
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from openprotocols.store.local import LocalCollection
 from openprotocols.sync import Engine, Guard, MemoryStatus, Side, SyncReport, content_hash
 from openprotocols.sync._hash import VOLATILE_PROPERTIES
 
-EXAMPLES = int(os.environ.get("OPENPROTOCOLS_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("OPENPROTOCOLS_SYNC_EXAMPLES", "200"))
 STORE_EXAMPLES = max(10, EXAMPLES // 2)
 FOLDER = "tasks"
 
