@@ -245,3 +245,22 @@ def test_ask_waits_for_the_users_decision(
     assert subjects(tasks) == subjects(remote) == [result]
     assert store.conflicts() == []
     assert binding.sync().writes == 0
+
+
+def test_entries_carry_the_stored_bytes_and_none_for_headers_only_mail(store: LocalStore) -> None:
+    from openprotocols.formats import mime
+
+    store.create_folder("inbox", FolderKind.MAIL)
+    inbox = store.collection("inbox")
+    source = b"From: a@example.org\r\nSubject: s\r\nMessage-ID: <m1@example.org>\r\n\r\nbody\r\n"
+    whole = inbox.create(mime.parse(source))
+    headers_only = inbox.create(
+        attrs.evolve(mime.parse_headers(source.replace(b"<m1", b"<m2")), size=40)
+    )
+    assert inbox.get_one(whole.id).raw == source
+    assert inbox.get_one(headers_only.id).raw is None
+    tasks = store.create_folder("tasks", FolderKind.TASKS)
+    ref = store.collection(tasks).create(Task.new("t"))
+    raw = store.collection(tasks).get_one(ref.id).raw
+    assert raw is not None
+    assert raw.startswith(b"BEGIN:VCALENDAR")

@@ -34,6 +34,7 @@ from openprotocols.model._base import Item
 from openprotocols.model.bindings import Binding as BindingSpec
 from openprotocols.model.bindings import ConflictPolicy, Direction
 from openprotocols.model.folders import Folder, FolderKind, FolderRole
+from openprotocols.model.mail import Message
 
 from . import _records
 from ._db import Database
@@ -583,9 +584,9 @@ class LocalCollection(Collection[Item]):
         ).fetchall()
         entries = []
         for item_id, version, uid, kind, data, meta in rows:
-            record = _records.Record(kind, data, meta, uid)
-            raw = data if kind != "mail" or '"headers_only": true' not in meta else None
-            entries.append(Entry(item_id, str(version), _records.decode(record), raw=raw))
+            item = _records.decode(_records.Record(kind, data, meta, uid))
+            raw = item.content if isinstance(item, Message) else data  # None: headers only
+            entries.append(Entry(item_id, str(version), item, raw=raw))
         return entries
 
     def find_uid(self, uid: str) -> ItemRef | None:
