@@ -476,3 +476,22 @@ def test_values_breaking_the_model_raise_invalid_item_error() -> None:
         decode(mail_record(size=-1))
     with pytest.raises(InvalidItemError, match="keywords, not system flags"):
         decode(mail_record(flags=["Work"]))
+
+
+RESOURCES = [p for p in ICS if len({i.uid for i in ical.parse(p.read_bytes()).items}) == 1]
+"""The corpus files that could be CalDAV resources (one UID each)."""
+
+
+@pytest.mark.parametrize("path", RESOURCES, ids=lambda p: p.name)
+def test_exact_raw_is_kept_without_parsing_and_reads_back(path: Path) -> None:
+    """``exact=True`` (a backend's entry, untouched) keeps the bytes as they are and the
+    record reads back the same item; an orphan occurrence is still compared."""
+    raw = path.read_bytes()
+    for item in ical.parse(raw).items:
+        record = encode(item, raw=raw, exact=True)
+        assert decode(record) == item
+        if isinstance(item, Appointment) and item.recurrence_id is not None:
+            assert record == encode(item, raw=raw)  # compared, as without exact
+        else:
+            assert record.data is raw
+            assert record.meta == "{}"

@@ -237,7 +237,8 @@ class Collection(abc.ABC, Generic[I]):
         """Add a new item; the collection picks its id.
 
         ``raw`` is the item's bytes as another collection stored them
-        (:attr:`Entry.raw`); a collection that keeps bytes may store them rather than
+        (:attr:`Entry.raw` of an entry whose item is passed unchanged: the bytes must
+        hold exactly ``item``); a collection that keeps bytes may store them rather than
         serializing the item (the local store does, so the server's bytes survive).
 
         :raises ReadOnlyError: the collection is read-only.

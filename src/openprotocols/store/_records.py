@@ -88,15 +88,20 @@ class Record:
     uid: str | None
 
 
-def encode(item: Item, *, raw: bytes | None = None) -> Record:
+def encode(item: Item, *, raw: bytes | None = None, exact: bool = False) -> Record:
     """The record that stores ``item``.
 
     :param raw: the server's bytes ``item`` was read from (calendar items and contacts):
         kept byte for byte when the item is unchanged, else the base of a minimal diff.
+    :param exact: the caller vouches that ``raw`` holds exactly ``item`` (a backend's
+        entry, untouched): ``raw`` is kept without being parsed again to compare. Not for
+        an orphan occurrence (an appointment with a ``recurrence_id``), which is compared.
     :raises InvalidItemError: an item class the store cannot hold, a message with neither
         content nor headers, or a value the codec cannot write.
     :raises ParseError: ``raw`` is not iCalendar / vCard.
     """
+    if exact and raw is not None and _whole_resource(item):
+        return Record(item.kind, raw, EMPTY, str(item.uid))
     if isinstance(item, Appointment | Task):
         return _encode_calendar(item, raw)
     if isinstance(item, Contact | ContactGroup):
@@ -129,6 +134,14 @@ def decode(record: Record) -> Item:
 
 
 # --------------------------------------------------------------------------- meta
+
+
+def _whole_resource(item: Item) -> bool:
+    """Whether ``item`` is all a resource of its own holds (not mail, which carries its
+    bytes, and not one orphan occurrence among others of its UID)."""
+    if isinstance(item, Appointment):
+        return item.recurrence_id is None
+    return isinstance(item, Task | Contact | ContactGroup)
 
 
 def _write_meta(fields: dict[str, Any]) -> str:

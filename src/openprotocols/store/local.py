@@ -591,8 +591,9 @@ class LocalCollection(Collection[Item]):
 
     def find_uid(self, uid: str) -> ItemRef | None:
         """The item with this UID (Message-ID for mail), if the folder has one."""
-        row = self._db.connection.execute(
-            "SELECT id, version FROM items WHERE folder = ? AND uid = ?", (self.folder.id, uid)
+        row = self._db.connection.execute(  # without the hint SQLite scans the folder
+            "SELECT id, version FROM items INDEXED BY items_by_uid WHERE folder = ? AND uid = ?",
+            (self.folder.id, uid),
         ).fetchone()
         return None if row is None else ItemRef(row[0], str(row[1]))
 
@@ -602,7 +603,7 @@ class LocalCollection(Collection[Item]):
         return self._create_raw(item, None)
 
     def _create_raw(self, item: Item, raw: bytes | None) -> ItemRef:
-        record = _records.encode(item, raw=raw)
+        record = _records.encode(item, raw=raw, exact=raw is not None)
         with self._writing():
             if record.uid is not None and record.kind != "mail":
                 existing = self.find_uid(record.uid)
@@ -622,7 +623,8 @@ class LocalCollection(Collection[Item]):
     def _put_raw(self, id: str, item: Item, if_match: str, raw: bytes | None) -> ItemRef:
         with self._writing():
             self._check(id, if_match)
-            return self.store(_records.encode(item, raw=raw), replace=ItemRef(id, if_match))
+            record = _records.encode(item, raw=raw, exact=raw is not None)
+            return self.store(record, replace=ItemRef(id, if_match))
 
     def _delete(self, id: str, if_match: str) -> None:
         with self._writing() as db:

@@ -793,7 +793,8 @@ def _with_extras(entry: Entry[Any], extras: tuple[RawProperty, ...]) -> Entry[An
     if not missing:
         return entry
     extended = attrs.evolve(item.extended, properties=item.extended.properties + missing)
-    return Entry(entry.id, entry.version, attrs.evolve(item, extended=extended), raw=entry.raw)
+    # raw no longer holds this item: the target serializes it afresh
+    return Entry(entry.id, entry.version, attrs.evolve(item, extended=extended))
 
 
 def _seen(entry: Entry[Any]) -> _Seen:
