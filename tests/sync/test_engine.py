@@ -319,3 +319,16 @@ def test_progress_events(world: World) -> None:
     Engine(world.local, world.remote, world.status, progress=events.append).run()
     assert [e.phase for e in events][-1] == "apply"
     assert events[-1].done == events[-1].total == 3
+
+
+def test_the_next_run_does_not_read_back_its_own_writes(world: World) -> None:
+    """The states saved are those after the run's own writes (when nothing else came in
+    meanwhile), so the next run lists nothing instead of the whole first download."""
+    for n in range(5):
+        world.remote.create(Task.new(f"task {n}"))
+    world.local.create(Task.new("local"))
+    world.sync()
+    for side, collection in ((Side.LOCAL, world.local), (Side.REMOTE, world.remote)):
+        since = world.status.state(side)
+        assert since is not None
+        assert collection.changes(since).changed == ()

@@ -281,6 +281,8 @@ class Engine:
         self._deltas: dict[Side, _Delta] = {}
         self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
         self._moved_keys: dict[int, Pair] = {}  # the same, by pair key: the run's copy
+        self._written: dict[Side, dict[str, str | None]] = {Side.LOCAL: {}, Side.REMOTE: {}}
+        """What this run wrote on each side: id → new version (``None``: deleted)."""
         self._matches: dict[Side, dict[Any, _Seen]] = {Side.LOCAL: {}, Side.REMOTE: {}}
 
     # -- 1. changes ----------------------------------------------------------------
@@ -430,7 +432,29 @@ class Engine:
         return report
 
     def _states(self) -> dict[Side, str]:
-        return {side: delta.state for side, delta in self._deltas.items()}
+        """The states to save: each side's state from the start of the run, or — when
+        everything that side reports since then is this run's own writes — its state
+        now, so that the next run does not read back what this one wrote."""
+        states: dict[Side, str] = {}
+        for side, delta in self._deltas.items():
+            states[side] = delta.state
+            written = self._written[side]
+            if not written:
+                continue
+            try:
+                after = self.sides[side].changes(delta.state)
+            except OpenProtocolsError:
+                continue  # the next run reads them back: slower, never wrong
+            ours = (
+                not after.full
+                and all(written.get(ref.id, "") == ref.version for ref in after.changed)
+                and all(
+                    item_id in written and written[item_id] is None for item_id in after.deleted
+                )
+            )
+            if ours:
+                states[side] = after.state
+        return states
 
     def _execute(self, plan: Plan, report: SyncReport) -> None:
         for pair in self._moved_keys.values():
@@ -554,8 +578,13 @@ class Engine:
             except NotFoundError:
                 pass  # deleted there meanwhile: the edit wins, re-create it
             else:
+                self._written[target][ref.id] = ref.version
+                if ref.id != target_id:  # a new id (an IMAP message's content changed)
+                    self._written[target][target_id] = None
                 return ref, False
-        return collection.create(entry.item, raw=entry.raw), True
+        ref = collection.create(entry.item, raw=entry.raw)
+        self._written[target][ref.id] = ref.version
+        return ref, True
 
     def _resolve_against(
         self,
@@ -638,6 +667,7 @@ class Engine:
             if version is None:
                 raise ConflictError("no known version to delete against", id=target_id)
             collection.delete(target_id, if_match=version)
+            self._written[target][target_id] = None
         except NotFoundError:  # gone already: nothing was deleted
             self.status.drop(pair)
             return
