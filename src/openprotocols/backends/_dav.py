@@ -1121,6 +1121,15 @@ class DavBackend(Backend):
         segment = urllib.parse.quote(name.strip("/"), safe="")
         return canonical_href(segment + "/", base)
 
+    def _make_collection(
+        self, name: str, parent: str | None, method: str, root: str, props: list[etree._Element]
+    ) -> Folder:
+        """Create the collection ``name`` (under ``parent``) with ``method`` (MKCALENDAR,
+        extended MKCOL), its body ``root`` setting ``props``."""
+        href = self._new_href(name, parent)
+        body = element(root, element(f"{{{DAV}}}set", element(f"{{{DAV}}}prop", *props)))
+        return self._made(href, self.dav.make_collection(method, self.url_of(href), body))
+
     def _made(self, href: str, reply: Reply) -> Folder:
         if reply.status in (405,) or "resource-must-be-null" in preconditions(reply):
             raise AlreadyExistsError(

@@ -172,7 +172,6 @@ class CalDAVBackend(DavBackend):
         display_name: str,
         color: str | None,
     ) -> Folder:
-        href = self._new_href(name, parent)
         props = [
             element(f"{{{DAV}}}displayname", text=display_name),
             element(
@@ -182,11 +181,7 @@ class CalDAVBackend(DavBackend):
         ]
         if color:
             props.append(element(f"{{{APPLE}}}calendar-color", text=color))
-        body = element(
-            f"{{{CALDAV}}}mkcalendar",
-            element(f"{{{DAV}}}set", element(f"{{{DAV}}}prop", *props)),
-        )
-        return self._made(href, self.dav.make_collection("MKCALENDAR", self.url_of(href), body))
+        return self._make_collection(name, parent, "MKCALENDAR", f"{{{CALDAV}}}mkcalendar", props)
 
     # -- tasks -------------------------------------------------------------------------
 

@@ -234,7 +234,6 @@ class CardDAVBackend(DavBackend):
         display_name: str,
         color: str | None,
     ) -> Folder:
-        href = self._new_href(name, parent)
         props = [
             element(
                 f"{{{DAV}}}resourcetype",
@@ -245,10 +244,7 @@ class CardDAVBackend(DavBackend):
         ]
         if color:
             props.append(element(f"{{{INF_IT}}}addressbook-color", text=color))
-        body = element(
-            f"{{{DAV}}}mkcol", element(f"{{{DAV}}}set", element(f"{{{DAV}}}prop", *props))
-        )
-        return self._made(href, self.dav.make_collection("MKCOL", self.url_of(href), body))
+        return self._make_collection(name, parent, "MKCOL", f"{{{DAV}}}mkcol", props)
 
     # -- the directory -------------------------------------------------------------------
 
