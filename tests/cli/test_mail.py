@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,9 @@ from openprotocols.backends.imap import IMAPBackend
 from openprotocols.cli._config import Config
 from openprotocols.cli._errors import ExitCode
 from openprotocols.formats import mime
-from openprotocols.model import Account, Address, Endpoint, FolderKind
+from openprotocols.model import Account, Address, Endpoint, FolderKind, Message
 from openprotocols.network import Network
+from openprotocols.outlook import pst
 from openprotocols.store import LocalStore
 from openprotocols.testing.servers import DovecotServer, SMTPServer, TestCA
 
@@ -148,8 +149,41 @@ def test_import_refuses_what_it_cannot_read(configured: Cli, tmp_path: Path) -> 
     (tmp_path / "mail.pst").write_bytes(b"!BDN")
     pst = configured("import", str(tmp_path / "mail.pst"))
     assert pst.exit_code == ExitCode.CONFIGURATION
-    assert "openprotocols[pst]" in pst.stderr
+    assert "mail.pst: not a readable PST file" in pst.stderr
     (tmp_path / "notes.txt").write_text("hello")
     assert configured("import", str(tmp_path / "notes.txt")).exit_code == ExitCode.CONFIGURATION
     (tmp_path / "a.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\nBEGIN:VEVENT\r\n")
     assert configured("import", str(tmp_path / "a.ics")).exit_code == ExitCode.CONFIGURATION
+
+
+def test_import_outlook_files(
+    configured: Cli,
+    tmp_path: Path,
+    mailbox: tuple[IMAPBackend, str],
+    outlook_file: Callable[[str], Path],
+) -> None:
+    """A PST file (every folder that holds items) and a loose .msg file go to the local
+    folder of their kind, and the sync that follows uploads them to its server folder."""
+    imap, name = mailbox
+    assert configured("bind", "Archive", "--to", name).exit_code == 0
+    imported = configured("import", str(outlook_file("enron.pst")))
+    assert imported.exit_code == 0, imported.output
+    assert "Imported 71 items into Archive." in imported.stdout
+    assert "+71 ~0 -0" in imported.stdout
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "one.msg").write_bytes(outlook_file("msgreader-test.msg").read_bytes())
+    again = configured("import", str(loose), "--no-sync")
+    assert "Imported 1 items into Archive." in again.stdout
+    with LocalStore(tmp_path / "store.sqlite") as store:
+        assert len(store.collection("Archive").list()) == 72
+    server = imap.collection(name)
+    on_server = sorted(e.item.subject or "" for e in server.get(r.id for r in server.list()))
+    with pst.open_pst(outlook_file("enron.pst")) as archive:
+        in_file = sorted(
+            item.subject or ""
+            for folder in archive.folders()
+            for _, item in archive.items(folder)
+            if isinstance(item, Message)
+        )
+    assert on_server == in_file

@@ -11,6 +11,7 @@ bound server folder through the same conditional writes as any other change.
 
 from __future__ import annotations
 
+import logging
 import mailbox
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from openprotocols.formats.imip import Invitation
     from openprotocols.model import Folder
     from openprotocols.store import LocalStore
+
+log = logging.getLogger(__name__)
 
 __all__ = ["COMMANDS"]
 
@@ -204,12 +207,16 @@ def _read(path: Path) -> Iterator[Any]:
         yield from vcard.parse(path.read_bytes()).items
     elif suffix == ".eml":
         yield mime.parse(path.read_bytes())
-    elif suffix == ".pst":
+    elif suffix in (".pst", ".ost"):
         yield from _read_pst(path)
+    elif suffix == ".msg":
+        yield _read_msg(path)
     elif suffix in (".mbox", ".mbx", "") or path.read_bytes()[:5] == b"From ":
         yield from _read_mbox(path)
     else:
-        raise ConfigurationError(f"{path}: not a file import reads (.ics, .vcf, .eml, mbox, .pst)")
+        raise ConfigurationError(
+            f"{path}: not a file import reads (.ics, .vcf, .eml, mbox, .msg, .pst, .ost)"
+        )
 
 
 def _read_mbox(path: Path) -> Iterator[Any]:
@@ -228,15 +235,33 @@ def _read_mbox(path: Path) -> Iterator[Any]:
 
 
 def _read_pst(path: Path) -> Iterator[Any]:
+    """The items of every folder of a .pst or .ost file that holds items; one that cannot
+    be read is logged and skipped."""
     try:
-        import pypff  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-    except ImportError:
+        from openprotocols.outlook import pst
+    except ImportError:  # pragma: no cover - olefile is missing: the outlook extra
         raise ConfigurationError(
-            f"{path}: reading .pst files needs libpff: pip install 'openprotocols[pst]'"
+            f"{path}: reading Outlook files needs pip install 'openprotocols[outlook,pst]'"
         ) from None
-    raise ConfigurationError(  # pragma: no cover - the pst extra is not installed in CI
-        f"{path}: .pst files are not read yet; export the folders as mbox from Outlook"
-    )
+    with pst.open_pst(path) as archive:
+        for folder in archive.folders():
+            if folder.kind is None:
+                continue
+            for index, item in archive.items(folder):
+                if isinstance(item, Exception):
+                    log.warning("%s: skipped %s #%d: %s", path, "/".join(folder.path), index, item)
+                else:
+                    yield item
+
+
+def _read_msg(path: Path) -> Any:
+    try:
+        from openprotocols.outlook import msg
+    except ImportError:  # pragma: no cover - the outlook extra is missing
+        raise ConfigurationError(
+            f"{path}: reading .msg files needs pip install 'openprotocols[outlook]'"
+        ) from None
+    return msg.read(path.read_bytes())
 
 
 @click.command("import")
@@ -245,7 +270,8 @@ def _read_pst(path: Path) -> Iterator[Any]:
 @click.option("--no-sync", is_flag=True, help="Only store the items locally.")
 @click.pass_obj
 def import_(app: App, path: Path, folder: str | None, no_sync: bool) -> None:
-    """Import PATH (mbox, .eml files, .ics, .vcf, a directory of them) and upload it."""
+    """Import PATH (mbox, .eml, .ics, .vcf, .msg, .pst, .ost, a directory of them) and
+    upload it."""
     store = app.store()
     target = store.folder(folder) if folder is not None else None
     added: dict[str, int] = {}
