@@ -282,7 +282,13 @@ class Engine:
         self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
         self._moved_keys: dict[int, Pair] = {}  # the same, by pair key: the run's copy
         self._written: dict[Side, dict[str, str | None]] = {Side.LOCAL: {}, Side.REMOTE: {}}
-        """What this run wrote on each side: id → new version (``None``: deleted)."""
+        """What this run wrote on each side since :attr:`_verified`: id → new version
+        (``None``: deleted)."""
+        self._verified: dict[Side, str] = {}
+        """Per side, the latest state up to which every change is this run's own write
+        (the run's starting state, moved on as batches are checked: see :meth:`_states`)."""
+        self._foreign: set[Side] = set()
+        """Sides where something other than this run changed items during the run."""
         self._matches: dict[Side, dict[Any, _Seen]] = {Side.LOCAL: {}, Side.REMOTE: {}}
 
     # -- 1. changes ----------------------------------------------------------------
@@ -432,29 +438,38 @@ class Engine:
         return report
 
     def _states(self) -> dict[Side, str]:
-        """The states to save: each side's state from the start of the run, or — when
-        everything that side reports since then is this run's own writes — its state
-        now, so that the next run does not read back what this one wrote."""
-        states: dict[Side, str] = {}
-        for side, delta in self._deltas.items():
-            states[side] = delta.state
-            written = self._written[side]
-            if not written:
-                continue
-            try:
-                after = self.sides[side].changes(delta.state)
-            except OpenProtocolsError:
-                continue  # the next run reads them back: slower, never wrong
-            ours = (
-                not after.full
-                and all(written.get(ref.id, "") == ref.version for ref in after.changed)
-                and all(
-                    item_id in written and written[item_id] is None for item_id in after.deleted
-                )
-            )
-            if ours:
-                states[side] = after.state
-        return states
+        """The states to save: for each side, the latest state up to which every change
+        it reports is one of this run's own writes — so that the next run does not read
+        back what this one wrote — and never past a change made by anyone else."""
+        for side in Side:
+            self._verify(side)
+        return {side: self._verified.get(side, delta.state) for side, delta in self._deltas.items()}
+
+    def _verify(self, side: Side) -> None:
+        """Move :attr:`_verified` of ``side`` past this run's writes there, if the side
+        reports nothing else since; forget the writes either way (memory stays bounded
+        by the batch size: :meth:`_execute` calls this after every batch that wrote)."""
+        written = self._written[side]
+        if not written:
+            return
+        self._written[side] = {}
+        if side in self._foreign:
+            return
+        since = self._verified.get(side, self._deltas[side].state)
+        try:
+            after = self.sides[side].changes(since)
+        except OpenProtocolsError:
+            self._foreign.add(side)  # cannot tell: the next run reads them back, never wrong
+            return
+        ours = (
+            not after.full
+            and all(written.get(ref.id, "") == ref.version for ref in after.changed)
+            and all(item_id in written and written[item_id] is None for item_id in after.deleted)
+        )
+        if ours:
+            self._verified[side] = after.state
+        else:
+            self._foreign.add(side)
 
     def _execute(self, plan: Plan, report: SyncReport) -> None:
         for pair in self._moved_keys.values():
@@ -480,6 +495,9 @@ class Engine:
                     self._copies(source, batch, report)
                 done += len(batch)
                 self.status.commit()
+                for side in Side:
+                    if len(self._written[side]) >= self.batch_size:
+                        self._verify(side)
                 self._emit("apply", done, len(plan))
 
     def _guarded(self, report: SyncReport, action: Action, step: Callable[[], None]) -> None:
