@@ -19,11 +19,11 @@ kind:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from openprotocols.errors import InvalidItemError, ParseError
-from openprotocols.formats._contentline import Line, format_line, parse_components
+from openprotocols.errors import InvalidItemError
 from openprotocols.model import Extended, RawComponent, RawProperty
 from openprotocols.outlook import _xprops
 from openprotocols.outlook import props as p
@@ -43,9 +43,11 @@ __all__ = [
 PidNameOpenProtocolsExtended = p.Named(
     p.PSETID_OPENPROTOCOLS, name="Extended", type=p.PropType.UNICODE
 )
-"""The item's extended data that is not a MAPI property, as content lines."""
+"""The item's extended data that is not a MAPI property, as JSON."""
 
-PidNameOpenProtocolsRtfBody = p.Named(p.PSETID_OPENPROTOCOLS, name="RtfBody", type=p.PropType.BINARY)
+PidNameOpenProtocolsRtfBody = p.Named(
+    p.PSETID_OPENPROTOCOLS, name="RtfBody", type=p.PropType.BINARY
+)
 """SHA-256 of the plain body beside which a carried compressed-RTF body was written: the
 RTF is written back only while the body is still that (Outlook would show a stale RTF
 body over a newer plain one)."""
@@ -245,32 +247,42 @@ def _identity(line: RawProperty) -> tuple[p.PropertyKey, _xprops.Row]:
 
 
 def _dump(extended: Extended) -> str:
-    """Extended data as unfolded content lines inside one container component; MAPI
-    lines keep only their place (their value is in the property itself)."""
+    """Extended data as JSON (ASCII, so any character a value holds survives a MAPI
+    string); MAPI lines keep only their place (their value is in the property itself)."""
     marks = [
         RawProperty(line.name, "", line.params) if _xprops.is_mapi_property(line) else line
         for line in extended.properties
     ]
-    container = RawComponent(_CONTAINER, marks, extended.components)
-    return "\r\n".join(_unfolded(container))
+    return json.dumps(_component(RawComponent(_CONTAINER, marks, extended.components)))
 
 
-def _unfolded(component: RawComponent) -> Iterator[str]:
-    yield f"BEGIN:{component.name}"
-    for prop in component.properties:
-        yield format_line(prop)
-    for child in component.components:
-        yield from _unfolded(child)
-    yield f"END:{component.name}"
+def _component(component: RawComponent) -> dict[str, Any]:
+    return {
+        "name": component.name,
+        "properties": [
+            [prop.name, prop.value, [list(pair) for pair in prop.params], prop.group]
+            for prop in component.properties
+        ],
+        "components": [_component(child) for child in component.components],
+    }
+
+
+def _from_json(data: dict[str, Any]) -> RawComponent:
+    return RawComponent(
+        str(data["name"]),
+        [
+            RawProperty(str(name), str(value), [(str(k), str(v)) for k, v in params], group)
+            for name, value, params, group in data["properties"]
+        ],
+        [_from_json(child) for child in data["components"]],
+    )
 
 
 def _load(text: str) -> Extended:
-    lines = [Line(number, line) for number, line in enumerate(text.split("\r\n"), 1) if line]
     try:
-        tree = parse_components(lines, format="extended", warnings=[])
-    except ParseError as exc:
+        container = _from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidItemError(f"{PidNameOpenProtocolsExtended}: unreadable ({exc})") from exc
-    if len(tree) != 1 or tree[0].name != _CONTAINER:
+    if container.name != _CONTAINER:
         raise InvalidItemError(f"{PidNameOpenProtocolsExtended}: not an extended container")
-    container = tree[0]
     return Extended(properties=container.properties, components=container.components)
