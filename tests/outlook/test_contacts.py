@@ -17,6 +17,8 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.formats.test_vcard_properties import contacts as vcard_contacts
+from tests.formats.test_vcard_properties import groups as vcard_groups
 
 from openprotocols.errors import InvalidItemError, ParseError
 from openprotocols.formats import vcard
@@ -72,9 +74,6 @@ XNAME = st.text(st.sampled_from("ABCXYZ0129-"), min_size=1, max_size=8)
 PARAMS = st.lists(
     st.tuples(XNAME.map(lambda n: f"X-P-{n}"), SAFE) | st.just(("TYPE", "pref")), max_size=3
 ).map(tuple)
-URLISH = st.text(st.sampled_from("abcxyz0189:/.?=&%#~-_"), min_size=1, max_size=30).filter(
-    lambda u: not u.lower().startswith("data:")
-)
 ZONES = (
     st.none()
     | st.just(UTC)
@@ -84,116 +83,30 @@ VCARD_TIMES = st.datetimes(
     min_value=datetime(1900, 1, 2), max_value=datetime(2100, 12, 30), timezones=ZONES
 ).map(lambda d: d.replace(microsecond=0))
 ANY_TIMES = st.datetimes(timezones=ZONES)
-
-
-def photos() -> st.SearchStrategy[Photo]:
-    """Inline, by URL, or both."""
-    return st.builds(
-        lambda data, url, content_type: Photo(
-            data=data,
-            url=url if data is not None else url or "https://x.example/p",
-            content_type=content_type,
-        ),
-        st.none() | st.binary(max_size=40),
-        st.none() | URLISH,
-        st.sampled_from([None, "image/jpeg", "image/png"]),
-    )
+SIMPLE_EXTENDED = st.lists(
+    st.builds(RawProperty, name=XNAME.map(lambda n: f"X-T-{n}"), value=SAFE), max_size=3
+)
 
 
 def contacts(
     text: st.SearchStrategy[str], times: st.SearchStrategy[datetime]
 ) -> st.SearchStrategy[Contact]:
-    """Contacts with any field values, ``text`` for the free text."""
-    nonempty = text.filter(bool)
-    optional = st.none() | nonempty
-    return st.builds(
-        Contact,
-        uid=nonempty,
-        name=st.builds(
-            PersonName,
-            prefix=optional,
-            given=optional,
-            middle=optional,
-            family=optional,
-            suffix=optional,
-        ),
-        display_name=optional,
-        file_as=st.none() | text,
-        nickname=st.none() | text,
-        emails=st.lists(
-            st.builds(
-                EmailAddress,
-                text,
-                display_name=st.none() | text,
-                kind=st.none() | st.sampled_from(AddressKind),
-                params=PARAMS | st.just((("X-MAPI-ADDRTYPE", "EX"),)),
-            ),
-            max_size=5,
-        ),
-        phones=st.lists(st.builds(Phone, text, st.sampled_from(PhoneKind), PARAMS), max_size=5),
-        addresses=st.lists(
-            st.builds(
-                PostalAddress,
-                kind=st.sampled_from(AddressKind),
-                street=optional,
-                city=optional,
-                region=optional,
-                postal_code=optional,
-                country=optional,
-                po_box=optional,
-                extended_address=optional,
-                label=st.none() | text,
-                params=PARAMS,
-            ),
-            max_size=4,
-        ),
-        company=optional,
-        department=optional,
-        job_title=st.none() | text,
-        office=st.none() | text,
-        manager=st.none() | text,
-        assistant=st.none() | text,
-        spouse=st.none() | text,
-        children=st.lists(text, max_size=3),
-        birthday=st.none() | st.dates(),
-        anniversary=st.none() | st.dates(),
-        web_pages=st.lists(text, max_size=4),
-        im_addresses=st.lists(text, max_size=3),
-        notes=st.none() | text,
-        photo=st.none() | photos(),
-        gender=st.none() | st.sampled_from(Gender),
-        categories=st.lists(nonempty, max_size=3),
-        created=st.none() | times,
-        last_modified=st.none() | times,
-        extended=st.lists(
-            st.builds(RawProperty, name=XNAME.map(lambda n: f"X-T-{n}"), value=SAFE), max_size=3
-        ),
+    """The vCard tests' contacts, with the parameters Outlook's mapping cares about
+    (``TYPE=pref``, an Exchange address type)."""
+    return vcard_contacts(
+        text,
+        times,
+        params=PARAMS,
+        email_params=PARAMS | st.just((("X-MAPI-ADDRTYPE", "EX"),)),
+        extended=SIMPLE_EXTENDED,
     )
 
 
 def groups(
     text: st.SearchStrategy[str], times: st.SearchStrategy[datetime]
 ) -> st.SearchStrategy[ContactGroup]:
-    """Groups with members of every shape."""
-    nonempty = text.filter(bool)
-    member = st.one_of(
-        st.builds(GroupMember, name=st.none() | text, contact_uid=nonempty),
-        st.builds(GroupMember, name=st.none() | text, email=nonempty),
-        st.builds(GroupMember, name=st.none() | text, email=nonempty, contact_uid=nonempty),
-    )
-    return st.builds(
-        ContactGroup,
-        uid=nonempty,
-        display_name=text,
-        members=st.lists(member, max_size=5),
-        notes=st.none() | text,
-        categories=st.lists(nonempty, max_size=3),
-        created=st.none() | times,
-        last_modified=st.none() | times,
-        extended=st.lists(
-            st.builds(RawProperty, name=XNAME.map(lambda n: f"X-T-{n}"), value=SAFE), max_size=3
-        ),
-    )
+    """The vCard tests' groups."""
+    return vcard_groups(text, times, extended=SIMPLE_EXTENDED)
 
 
 # -- round trips ---------------------------------------------------------------------------
