@@ -104,6 +104,27 @@ def test_a_volatile_property_does_not_change_the_content_hash() -> None:
     assert content_hash(stamped) == content_hash(task)
 
 
+EVENT = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+    b"UID:abc-123@example.org\r\nDTSTAMP:20260101T000000Z\r\n"
+    b"DTSTART;TZID=Europe/Berlin:20260105T100000\r\nDTEND;TZID=Europe/Berlin:20260105T110000\r\n"
+    b"SUMMARY:Weekly planning\r\nORGANIZER;CN=Ann:mailto:ann@example.org\r\n"
+    b"ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@example.org\r\nRRULE:FREQ=WEEKLY;BYDAY=MO\r\n"
+    b"BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n"
+    b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def test_content_hashes_do_not_change_between_releases() -> None:
+    """Hashes are stored with every pair: a new way of computing them would make every
+    item look changed once (a copy of everything on the first sync after an upgrade)."""
+    from openprotocols.formats import ical
+
+    (event,) = ical.parse(EVENT).items
+    assert content_hash(event) == "a0199f916473ff43dee4790ddbdbe6df"
+    assert content_hash(Task.new("a", uid="t-1")) == "e19a922a6b2d1c8de9b45510975fa310"
+
+
 class Racing(MemoryCollection):
     """Another client edits the item just before the engine's first put (a race a test
     cannot time through the collection protocol: a fault injected on purpose)."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -35,54 +35,70 @@ _MAIL_IDENTITY = frozenset({"uid"})  # an IMAP UID is the server's, not the mess
 
 def content_hash(item: Item) -> str:
     """A stable hex digest of ``item``'s content (see the module documentation)."""
-    digest = hashlib.blake2b(digest_size=16)
     skip = VOLATILE_FIELDS | (_MAIL_IDENTITY if item.kind == "mail" else frozenset())
-    for token in _tokens(item, skip):
-        digest.update(token.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+    tokens: list[str] = []
+    _collect(item, skip, tokens)
+    tokens.append("")  # every token is followed by a NUL, the last one too
+    return hashlib.blake2b(
+        "\0".join(tokens).encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
 
 
-def _tokens(value: Any, skip: frozenset[str]) -> Iterator[str]:  # noqa: PLR0912 - one branch per kind of value
+@functools.cache
+def _field_names(cls: type, skip: frozenset[str]) -> tuple[str, ...]:
+    return tuple(field.name for field in attrs.fields(cls) if field.name not in skip)
+
+
+def _collect(value: Any, skip: frozenset[str], out: list[str]) -> None:  # noqa: PLR0912 - one branch per kind of value
+    """Append the tokens of ``value`` to ``out`` (a list, not a generator: this runs for
+    every item a sync fetches)."""
     if value is None:
-        yield "N"
+        out.append("N")
+    elif type(value) is str:  # the commonest value first (a StrEnum is an enum, below)
+        out.append("S" + value)
     elif isinstance(value, RawProperty):
         if not _volatile(value):
-            yield f"P{value.name.upper()}"
-            yield from _tokens((value.params, value.group, value.value), skip)
+            out.append("P" + value.name.upper())
+            _collect((value.params, value.group, value.value), skip, out)
     elif attrs.has(type(value)):
-        yield f"A{type(value).__qualname__}"
-        for field in attrs.fields(type(value)):
-            if field.name not in skip:
-                yield field.name
-                yield from _tokens(getattr(value, field.name), skip)
+        cls: type = type(value)
+        out.append("A" + cls.__qualname__)
+        for name in _field_names(cls, skip):
+            out.append(name)
+            _collect(getattr(value, name), skip, out)
     elif isinstance(value, enum.Enum):
-        yield f"E{value.value}"
+        out.append(f"E{value.value}")
     elif isinstance(value, bool | int | float):
-        yield f"{type(value).__name__[0]}{value!r}"
+        out.append(f"{type(value).__name__[0]}{value!r}")
     elif isinstance(value, str):
-        yield f"S{value}"
+        out.append("S" + value)
     elif isinstance(value, bytes):
-        yield "B" + hashlib.blake2b(value, digest_size=16).hexdigest()
+        out.append("B" + hashlib.blake2b(value, digest_size=16).hexdigest())
     elif isinstance(value, dt.datetime | dt.date | dt.time):
         zone = getattr(value, "tzinfo", None)
-        yield f"D{value.isoformat()}|{getattr(zone, 'key', zone)}"
+        out.append(f"D{value.isoformat()}|{getattr(zone, 'key', zone)}")
     elif isinstance(value, frozenset | set):
-        inner = sorted("\1".join(_tokens(v, skip)) for v in value)
-        yield f"F{len(inner)}"
-        yield from inner
+        inner = sorted("\1".join(_tokens_of(v, skip)) for v in value)
+        out.append(f"F{len(inner)}")
+        out.extend(inner)
     elif isinstance(value, tuple | list):
         kept = [v for v in value if not _volatile(v)]  # counted only if hashed
-        yield f"T{len(kept)}"
+        out.append(f"T{len(kept)}")
         for v in kept:
-            yield from _tokens(v, skip)
+            _collect(v, skip, out)
     elif isinstance(value, dict):
-        yield f"M{len(value)}"
+        out.append(f"M{len(value)}")
         for key in sorted(value, key=repr):
-            yield from _tokens(key, skip)
-            yield from _tokens(value[key], skip)
+            _collect(key, skip, out)
+            _collect(value[key], skip, out)
     else:
-        yield f"R{value!r}"
+        out.append(f"R{value!r}")
+
+
+def _tokens_of(value: Any, skip: frozenset[str]) -> list[str]:
+    found: list[str] = []
+    _collect(value, skip, found)
+    return found
 
 
 def _volatile(value: object) -> bool:
