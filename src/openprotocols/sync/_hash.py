@@ -45,31 +45,34 @@ def content_hash(item: Item) -> str:
 
 
 @functools.cache
-def _field_names(cls: type, skip: frozenset[str]) -> tuple[str, ...]:
+def _field_names(cls: type, skip: frozenset[str]) -> tuple[str, ...] | None:
+    """The fields of an attrs class to hash, in order; ``None`` for any other class."""
+    if not attrs.has(cls):
+        return None
     return tuple(field.name for field in attrs.fields(cls) if field.name not in skip)
 
 
 def _collect(value: Any, skip: frozenset[str], out: list[str]) -> None:  # noqa: PLR0912 - one branch per kind of value
     """Append the tokens of ``value`` to ``out`` (a list, not a generator: this runs for
     every item a sync fetches)."""
-    if value is None:
-        out.append("N")
-    elif type(value) is str:  # the commonest value first (a StrEnum is an enum, below)
+    cls: type = type(value)
+    if cls is str:  # the commonest value first (a StrEnum is an enum, below)
         out.append("S" + value)
-    elif isinstance(value, RawProperty):
+    elif value is None:
+        out.append("N")
+    elif cls is RawProperty:
         if not _volatile(value):
             out.append("P" + value.name.upper())
             _collect((value.params, value.group, value.value), skip, out)
-    elif attrs.has(type(value)):
-        cls: type = type(value)
+    elif (names := _field_names(cls, skip)) is not None:
         out.append("A" + cls.__qualname__)
-        for name in _field_names(cls, skip):
+        for name in names:
             out.append(name)
             _collect(getattr(value, name), skip, out)
     elif isinstance(value, enum.Enum):
         out.append(f"E{value.value}")
     elif isinstance(value, bool | int | float):
-        out.append(f"{type(value).__name__[0]}{value!r}")
+        out.append(f"{cls.__name__[0]}{value!r}")
     elif isinstance(value, str):
         out.append("S" + value)
     elif isinstance(value, bytes):
