@@ -18,6 +18,7 @@ kind:
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 from collections.abc import Iterator
@@ -75,7 +76,7 @@ and are neither carried nor compared."""
 _CONTAINER = "OPENPROTOCOLS-EXTENDED"
 
 
-class Mapper:
+class Mapper(abc.ABC):
     """The mapping of one model class. Subclasses set the class attributes and implement
     :meth:`to_mapi` and :meth:`from_mapi`; they ignore ``item.extended`` (the frame
     handles it) except for values nested in the item (reminders, overrides)."""
@@ -97,13 +98,13 @@ class Mapper:
         photo)."""
         return True
 
+    @abc.abstractmethod
     def to_mapi(self, item: Any) -> PropertySet:
         """The item's own fields as MAPI properties (message class included)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def from_mapi(self, props: PropertySet, extended: Extended) -> Any:
         """The item the properties describe, with ``extended`` as its extended data."""
-        raise NotImplementedError
 
 
 _MAPPERS: list[Mapper] = []
