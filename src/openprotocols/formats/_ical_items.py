@@ -21,7 +21,14 @@ from typing import Any
 import attrs
 
 from openprotocols.errors import InvalidItemError
-from openprotocols.formats._contentline import Warning, escape_text, split_text, unescape_text
+from openprotocols.formats._contentline import (
+    Params,
+    Warning,
+    by_params,
+    escape_text,
+    split_text,
+    unescape_text,
+)
 from openprotocols.formats._ical_values import (
     format_date,
     format_datetime,
@@ -154,8 +161,13 @@ class _Keep(Exception):
 
 
 def _param(prop: RawProperty, name: str) -> str | None:
-    value = prop.param(name)
-    return None if value is None else parse_param(value)
+    """``parse_param(prop.param(name))``, or ``None`` (a loop: this runs on every date)."""
+    if prop.params:
+        wanted = name.upper()
+        for key, value in prop.params:
+            if key.upper() == wanted:
+                return parse_param(value)
+    return None
 
 
 class _Reader:
@@ -280,12 +292,28 @@ def _address_value(email: str) -> str:
 
 
 def _read_attendee(prop: RawProperty) -> Attendee:
+    name, role, response, rsvp, kind, params = _attendee_params(prop.params)
+    return Attendee(
+        email=_address(prop.value),
+        name=name,
+        role=role,
+        response=response,
+        rsvp=rsvp,
+        type=kind,
+        params=params,
+    )
+
+
+@by_params
+def _attendee_params(
+    params: Params,
+) -> tuple[str | None, AttendeeRole, ResponseStatus, bool, AttendeeType, Params]:
     name: str | None = None
     role, response = AttendeeRole.REQUIRED, ResponseStatus.NEEDS_ACTION
     rsvp, kind = False, AttendeeType.INDIVIDUAL
-    params: list[tuple[str, str]] = []
+    rest: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for key, raw in prop.params:
+    for key, raw in params:
         upper = key.upper()
         if upper in ("CN", "ROLE", "PARTSTAT", "RSVP", "CUTYPE") and upper not in seen:
             seen.add(upper)
@@ -305,27 +333,25 @@ def _read_attendee(prop: RawProperty) -> Attendee:
             if upper == "CUTYPE" and value.upper() in _CUTYPES:
                 kind = _CUTYPES[value.upper()]
                 continue
-        params.append((key, raw))
-    return Attendee(
-        email=_address(prop.value),
-        name=name,
-        role=role,
-        response=response,
-        rsvp=rsvp,
-        type=kind,
-        params=params,
-    )
+        rest.append((key, raw))
+    return name, role, response, rsvp, kind, tuple(rest)
 
 
 def _read_organizer(prop: RawProperty) -> Organizer:
+    name, params = _organizer_params(prop.params)
+    return Organizer(email=_address(prop.value), name=name, params=params)
+
+
+@by_params
+def _organizer_params(params: Params) -> tuple[str | None, Params]:
     name: str | None = None
-    params: list[tuple[str, str]] = []
-    for key, raw in prop.params:
+    rest: list[tuple[str, str]] = []
+    for key, raw in params:
         if key.upper() == "CN" and name is None:
             name = parse_param(raw)
         else:
-            params.append((key, raw))
-    return Organizer(email=_address(prop.value), name=name, params=params)
+            rest.append((key, raw))
+    return name, tuple(rest)
 
 
 def _read_attachment(prop: RawProperty) -> Attachment:  # noqa: PLR0912
@@ -405,11 +431,11 @@ def _single(group: str, read: Callable[[_Reader, RawProperty, dict[str, Any]], N
     """A handler for a property that may occur once: later ones go to extended."""
 
     def handle(reader: _Reader, index: int, prop: RawProperty, fields: dict[str, Any]) -> None:
-        if reader.has(group):
+        if group in reader.groups:  # reader.has(group), inline: this runs on most lines
             reader.keep(index, f"a second {prop.name}; kept verbatim")
             return
         read(reader, prop, fields)
-        reader.take(group, index)
+        reader.groups[group] = [index]  # reader.take(group, index) of a new group
 
     return handle
 

@@ -6,6 +6,7 @@ codec turns that into a warning and keeps the line verbatim.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -43,13 +44,44 @@ def parse_datetime(text: str, zone: tzinfo | None) -> datetime:
     A ``Z`` suffix means UTC whatever ``zone`` says; without it the value is local to
     ``zone``, or floating (naive) when ``zone`` is ``None``.
     """
-    match = _DATETIME.fullmatch(text.strip())
+    value = text.strip()
+    if _plain_datetime(value):  # the usual form: read in C, and only if it reads
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # a leap second or a day that does not exist: read below, as always
+        else:
+            if zone is None or value[-1] == "Z":
+                return moment
+            return datetime(
+                moment.year,
+                moment.month,
+                moment.day,
+                moment.hour,
+                moment.minute,
+                moment.second,
+                tzinfo=zone,
+            )
+    match = _DATETIME.fullmatch(value)
     if match is None:
         raise ValueError(f"not a DATE-TIME: {text!r}")
     y, mo, d, h, mi, s = (int(g) for g in match.groups()[:6])
     if s == 60:  # a leap second (RFC 5545 allows it); Python does not
         s = 59
     return datetime(y, mo, d, h, mi, s, tzinfo=UTC if match[7] else zone)
+
+
+def _plain_datetime(value: str) -> bool:
+    """Whether ``value`` is ``YYYYMMDDTHHMMSS`` or that with ``Z``, in ASCII digits: a
+    string _DATETIME matches that :meth:`datetime.fromisoformat` reads the same way
+    (or refuses)."""
+    return (
+        (len(value) == 15 or (len(value) == 16 and value[15] == "Z"))
+        and value[8] == "T"
+        and value.isascii()
+        and value[:8].isdigit()
+        and value[9:15].isdigit()
+    )
 
 
 def format_date(value: date) -> str:
@@ -70,6 +102,11 @@ def format_datetime(value: datetime, *, utc: bool = False) -> str:
 
 def parse_duration(text: str) -> timedelta:
     """Read a DURATION (``-PT15M``, ``P1D``, ``P2W``)."""
+    # Streams repeat a few durations (every alarm's TRIGGER): short ones are remembered.
+    return _known_duration(text) if len(text) <= 32 else _read_duration(text)
+
+
+def _read_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if match is None or text.strip().rstrip("T").endswith("P") or text.strip().endswith("T"):
         raise ValueError(f"not a DURATION: {text!r}")
@@ -82,6 +119,9 @@ def parse_duration(text: str) -> timedelta:
         seconds=int(seconds or 0),
     )
     return -value if sign == "-" else value
+
+
+_known_duration = functools.lru_cache(maxsize=256)(_read_duration)
 
 
 def format_duration(value: timedelta) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from openprotocols.formats._contentline import split_text, unescape_text
+from openprotocols.formats._contentline import Params, by_params, split_text, unescape_text
 from openprotocols.formats._vcard_values import (
     Unmapped,
     b64decode,
@@ -51,8 +51,6 @@ from openprotocols.model.contacts import (
 )
 
 __all__ = ["SCALAR_FIELDS", "Context", "Label", "decode", "encode", "type_set", "value_like"]
-
-Params = tuple[tuple[str, str], ...]
 
 SCALAR_FIELDS = frozenset(
     {
@@ -338,31 +336,41 @@ def _decode_n(prop: RawProperty, ctx: Context, notes: list[str]) -> tuple[str, A
 
 
 def _decode_email(prop: RawProperty, ctx: Context, notes: list[str]) -> tuple[str, Any]:
-    kind, consumed = address_kind(type_set(prop.params))
-    cn = prop.param("X-CN")
+    kind, display_name, params = _email_params(prop.params)
     return "email", EmailAddress(
-        _text(prop, ctx, notes),
-        display_name=param_unquote(cn) if cn is not None else None,
-        kind=kind,
-        params=_rest(prop.params, consumed, ("X-CN",)),
+        _text(prop, ctx, notes), display_name=display_name, kind=kind, params=params
     )
 
 
+@by_params
+def _email_params(params: Params) -> tuple[AddressKind | None, str | None, Params]:
+    kind, consumed = address_kind(type_set(params))
+    cn = next((v for k, v in params if k.upper() == "X-CN"), None)
+    display_name = param_unquote(cn) if cn is not None else None
+    return kind, display_name, _rest(params, consumed, ("X-CN",))
+
+
 def _decode_tel(prop: RawProperty, ctx: Context, notes: list[str]) -> tuple[str, Any]:
-    kind, consumed = phone_kind(type_set(prop.params))
+    kind, uri, params = _tel_params(prop.params)
     number = unescape_text(wire(prop, ctx, notes))
-    value_type = prop.param("VALUE")
-    if value_type and param_unquote(value_type).lower() == "uri" and number[:4].lower() == "tel:":
+    if uri and number[:4].lower() == "tel:":
         number = number[4:]
-    return "tel", Phone(number, kind, _rest(prop.params, consumed))
+    return "tel", Phone(number, kind, params)
+
+
+@by_params
+def _tel_params(params: Params) -> tuple[PhoneKind, bool, Params]:
+    kind, consumed = phone_kind(type_set(params))
+    value_type = next((v for k, v in params if k.upper() == "VALUE"), None)
+    uri = bool(value_type) and param_unquote(value_type or "").lower() == "uri"
+    return kind, uri, _rest(params, consumed)
 
 
 def _decode_adr(prop: RawProperty, ctx: Context, notes: list[str]) -> tuple[str, Any]:
-    kind, consumed = address_kind(type_set(prop.params))
+    kind, label, params = _adr_params(prop.params)
     parts = [*split_text(wire(prop, ctx, notes), ";"), "", "", "", "", "", "", ""]
-    label = prop.param("LABEL")
     return "adr", PostalAddress(
-        kind=kind or AddressKind.OTHER,
+        kind=kind,
         po_box=parts[0] or None,
         extended_address=parts[1] or None,
         street=parts[2] or None,
@@ -370,9 +378,17 @@ def _decode_adr(prop: RawProperty, ctx: Context, notes: list[str]) -> tuple[str,
         region=parts[4] or None,
         postal_code=parts[5] or None,
         country=parts[6] or None,
-        label=param_unquote(label) if label is not None else None,
-        params=_rest(prop.params, consumed, ("LABEL",)),
+        label=label,
+        params=params,
     )
+
+
+@by_params
+def _adr_params(params: Params) -> tuple[AddressKind, str | None, Params]:
+    kind, consumed = address_kind(type_set(params))
+    label = next((v for k, v in params if k.upper() == "LABEL"), None)
+    text = param_unquote(label) if label is not None else None
+    return kind or AddressKind.OTHER, text, _rest(params, consumed, ("LABEL",))
 
 
 def _decode_photo(prop: RawProperty, ctx: Context, notes: list[str]) -> tuple[str, Any]:

@@ -43,14 +43,13 @@ import attrs
 
 from openprotocols.errors import InvalidItemError, ParseError
 from openprotocols.formats._contentline import (
-    Line,
     LineNumbers,
     Warning,
-    build_tree,
+    build_numbered_tree,
     fold,
     format_line,
-    parse_line,
-    read_lines,
+    numbered_lines,
+    parse_text,
     unescape_text,
 )
 from openprotocols.formats._ical_items import (
@@ -137,38 +136,43 @@ def _key(item: CalendarItem, ordinal: int) -> _Key:
 # --------------------------------------------------------------------------- reading
 
 
-def _repaired(lines: Iterable[Line], warnings: list[Warning]) -> Iterator[tuple[Line, RawProperty]]:
+def _repaired(
+    lines: Iterable[tuple[int, str]], warnings: list[Warning]
+) -> Iterator[tuple[int, RawProperty]]:
     """Parsed lines; a line that is not a content line continues the one before it (an
     exporter forgot to fold or to escape a line break), with a warning."""
-    previous: tuple[Line, RawProperty] | None = None
+    previous: RawProperty | None = None
+    before, before_text = 0, ""  # the number and the text of the line ``previous`` is
     last = 0  # octets of the line read last: a full one (73+) was folded without a space
-    for line in lines:
+    for number, text in lines:
         try:
-            prop = parse_line(line, format=FORMAT)
+            prop = parse_text(number, text, format=FORMAT)
         except ParseError:
-            if previous is None or previous[1].name.upper() in ("BEGIN", "END"):
+            if previous is None or previous.name.upper() in ("BEGIN", "END"):
                 raise
-            before = previous[0]
             joint = "" if last >= 73 else "\\n"
-            merged = Line(before.number, before.text + joint + line.text)
-            warnings.append(
-                Warning(line.number, f"not a content line; joined to line {before.number}")
-            )
-            previous = (merged, parse_line(merged, format=FORMAT))
-            last = len(line.text.encode("utf-8"))
+            before_text = before_text + joint + text
+            warnings.append(Warning(number, f"not a content line; joined to line {before}"))
+            previous = parse_text(before, before_text, format=FORMAT)
+            last = len(text.encode("utf-8"))
             continue
         if previous is not None:
-            yield previous
-        previous = (line, prop)
-        last = len(line.text.encode("utf-8"))
+            yield before, previous
+        previous, before, before_text = prop, number, text
+        last = len(text.encode("utf-8"))
     if previous is not None:
-        yield previous
+        yield before, previous
 
 
 def _read_tree(data: bytes, warnings: list[Warning]) -> tuple[list[RawComponent], LineNumbers]:
     """The component tree, and for each component its line and its properties' lines."""
-    lines = _repaired(read_lines(data, format=FORMAT, warnings=warnings), warnings)
-    return build_tree(lines, format=FORMAT, warnings=warnings)
+    lines = numbered_lines(data, format=FORMAT, warnings=warnings)
+    parsed: Iterable[tuple[int, RawProperty]]
+    try:  # most streams: every line reads, in one pass
+        parsed = [(number, parse_text(number, text, format=FORMAT)) for number, text in lines]
+    except ParseError:  # read again line by line, joining what can be joined
+        parsed = _repaired(lines, warnings)
+    return build_numbered_tree(parsed, format=FORMAT, warnings=warnings)
 
 
 def parse(data: bytes) -> Calendar:
@@ -282,12 +286,13 @@ def _assemble(
 ) -> tuple[list[CalendarItem], dict[_Key, Source], list[_Key]]:
     """Items in stream order, overrides inside their series; sources by key."""
     keys: list[_Key] = []
-    seen: Counter[tuple[str, str, Any]] = Counter()
+    seen: dict[tuple[str, str, Any], int] = {}  # not a Counter: this runs for every item
     sources: dict[_Key, Source] = {}
     for source in decoded:
         base = _key(source.model, 0)[:3]
-        key = (*base, seen[base])
-        seen[base] += 1
+        count = seen.get(base, 0)
+        key = (*base, count)
+        seen[base] = count + 1
         keys.append(key)
         sources[key] = source
     series = {

@@ -34,8 +34,8 @@ from openprotocols.formats._contentline import (
     Warning,
     fold,
     format_line,
-    parse_line,
-    read_lines,
+    numbered_lines,
+    parse_text,
 )
 from openprotocols.formats._vcard_props import SCALAR_FIELDS, Context, Label, decode, encode
 from openprotocols.formats._vcard_props import type_set as _type_set
@@ -137,6 +137,20 @@ class ParsedVCards:
 
 # -- reading -----------------------------------------------------------------------------
 
+_set_field, _set_element_value, _set_lines = (
+    _Element.__dict__[name].__set__ for name in ("field", "value", "lines")
+)
+
+
+def _element(field: str, value: Any, lines: tuple[int, ...]) -> _Element:
+    """``_Element(field, value, lines)`` without attrs' ``__init__``, for the element of
+    every line of every card."""
+    element = object.__new__(_Element)
+    _set_field(element, field)
+    _set_element_value(element, value)
+    _set_lines(element, lines)
+    return element
+
 
 @attrs.define
 class _Open:
@@ -164,8 +178,8 @@ def _read(data: bytes, warnings: list[Warning]) -> list[_RawCard]:
     data = join_qp_soft_breaks(bytes(data))
     stack: list[_Open] = []
     cards: list[_RawCard] = []
-    for line in read_lines(data, format=FORMAT, warnings=warnings):
-        prop = parse_line(line, format=FORMAT)  # refuses ";=X" (a parameter without a name)
+    for number, text in numbered_lines(data, format=FORMAT, warnings=warnings):
+        prop = parse_text(number, text, format=FORMAT)  # refuses ";=X" (a nameless parameter)
         upper = prop.name.upper()
         if upper == "BEGIN":
             name = prop.value.strip()
@@ -173,9 +187,9 @@ def _read(data: bytes, warnings: list[Warning]) -> list[_RawCard]:
                 raise ParseError(
                     f"BEGIN:{name[:40]} where BEGIN:VCARD was expected",
                     format=FORMAT,
-                    line=line.number,
+                    line=number,
                 )
-            stack.append(_Open(name, line.number, prop))
+            stack.append(_Open(name, number, prop))
         elif upper == "END":
             name = prop.value.strip()
             if not stack or stack[-1].name.upper() != name.upper():
@@ -183,14 +197,14 @@ def _read(data: bytes, warnings: list[Warning]) -> list[_RawCard]:
                 raise ParseError(
                     f"END:{name[:40]} where {expected} was expected",
                     format=FORMAT,
-                    line=line.number,
+                    line=number,
                 )
             _close(stack, cards, prop)
         elif not stack:
-            raise ParseError(f"{prop.name} outside of any vCard", format=FORMAT, line=line.number)
+            raise ParseError(f"{prop.name} outside of any vCard", format=FORMAT, line=number)
         else:
             stack[-1].properties.append(prop)
-            stack[-1].numbers.append(line.number)
+            stack[-1].numbers.append(number)
     while stack:
         warnings.append(
             Warning(stack[-1].number, f"BEGIN:{stack[-1].name} is never closed; closed at the end")
@@ -275,7 +289,7 @@ def _decode_card(  # noqa: PLR0912
             extended.append(index)
         else:
             taken.add(field)
-            elements.append(_Element(field, value, (index,)))
+            elements.append(_element(field, value, (index,)))
     for index, label in labels_found:
         if not _attach_label(elements, props, index, label):
             extended.append(index)
