@@ -211,3 +211,12 @@ def test_an_rtf_body_is_dropped_once_the_plain_body_changed() -> None:
     assert props.PidTagRtfCompressed not in edited
     assert props.PidTagRtfInSync not in edited
     assert edited[props.PidTagBody] == "Call on Tuesday"
+
+
+def test_a_filetime_past_the_year_9999_reads_as_the_last_datetime() -> None:
+    """MAPI's "never" (0x7FFFFFFFFFFFFFFF) is past what a datetime holds: it reads as
+    datetime.max, not as an OverflowError out of a .msg or PST reader."""
+    from openprotocols.outlook._propset import from_filetime
+
+    assert from_filetime(0x7FFFFFFFFFFFFFFF) == datetime.max.replace(tzinfo=UTC)
+    assert from_filetime(0) == datetime(1601, 1, 1, tzinfo=UTC)

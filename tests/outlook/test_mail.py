@@ -286,3 +286,32 @@ def test_reply_to_is_outlooks_reply_recipient_list() -> None:
     bag[props.PidTagSubject] = "edited"  # the source is rebuilt from the properties
     rebuilt = from_mapi(bag)
     assert rebuilt.envelope.reply_to == (Address("team@example.org", "Team"),)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_a_damaged_msg_file_is_a_parse_error_or_a_message(data: st.DataObject) -> None:
+    """Bytes flipped anywhere in a .msg (property table, streams, name map, directory)
+    give ParseError or InvalidItemError, never an exception of olefile or struct."""
+    from openprotocols.errors import InvalidItemError, ParseError
+
+    original = bytearray(_SAMPLE_MSG)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(original) - 1))
+        original[at] = data.draw(st.integers(0, 255))
+    try:
+        msg.read(bytes(original))
+    except (ParseError, InvalidItemError):
+        pass
+
+
+_SAMPLE_MSG = msg.write(
+    mime.build(
+        from_=Address("ann@example.org", "Ann"),
+        to=[Address("bob@example.org")],
+        reply_to=[Address("team@example.org")],
+        subject="Sample",
+        text="Body",
+        attachments=[Attachment(filename="a.txt", content_type="text/plain", data=b"x" * 300)],
+    ).with_flags("\\Seen", "Work")
+)

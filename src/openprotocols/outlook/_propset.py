@@ -57,9 +57,17 @@ def filetime(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
 def from_filetime(ticks: int) -> datetime:
-    """A FILETIME as an aware UTC datetime (to the microsecond)."""
-    return _EPOCH + timedelta(microseconds=ticks // 10)
+    """A FILETIME as an aware UTC datetime (to the microsecond). A time past what a
+    datetime can hold (the year 9999; MAPI's "never" is 0x7FFFFFFFFFFFFFFF, year 30828)
+    reads as the last datetime there is."""
+    try:
+        return _EPOCH + timedelta(microseconds=ticks // 10)
+    except OverflowError:
+        return _LAST
 
 
 def _is_int(value: object) -> bool:
