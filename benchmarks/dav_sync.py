@@ -52,9 +52,9 @@ from openprotocols.backends._dav import DavBackend, DavCollection
 from openprotocols.backends.base import Entry
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
-from openprotocols.model import Account, Endpoint, FolderKind, Item
+from openprotocols.model import Account, FolderKind, Item
 from openprotocols.network import ConsentKind, ConsentRequest, Network
-from openprotocols.testing.servers import RadicaleServer, XandikosServer
+from openprotocols.testing.servers import RadicaleServer, XandikosServer, dav_account
 
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"
@@ -207,24 +207,8 @@ class Server:
 
     def account(self) -> Account:
         """An account with a caldav and a carddav endpoint on this server."""
-        host, port = self.url.split("//", 1)[1].rstrip("/").split(":")
         username, password = self.auth or (None, None)
-        return Account(
-            email="alice@example.test",
-            endpoints=[
-                Endpoint(
-                    protocol=protocol,
-                    host=host,
-                    port=int(port),
-                    security="none",
-                    username=username,
-                    password=password,
-                    auth="password" if password else "none",
-                    path="/",
-                )
-                for protocol in ("caldav", "carddav")
-            ],
-        )
+        return dav_account(self.url, username, password)
 
     def session(self) -> niquests.Session:
         """A bare session with this user's credentials (the floor, the other client)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from tests.store._servers import dav_network
 
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
@@ -18,16 +19,15 @@ from openprotocols.model import (
     Appointment,
     Contact,
     EmailAddress,
-    Endpoint,
     FolderKind,
     PersonName,
 )
-from openprotocols.network import ConsentKind, ConsentRequest, Network
+from openprotocols.network import Network
 from openprotocols.outlook import msg, props
 from openprotocols.outlook.props import Named, PropType
 from openprotocols.outlook.store import MsgFolder
 from openprotocols.sync import Engine, MemoryStatus
-from openprotocols.testing.servers import RadicaleServer
+from openprotocols.testing.servers import RadicaleServer, dav_account
 
 # An Outlook add-in's property: no iCalendar or vCard field knows it.
 ADDIN = Named(
@@ -35,31 +35,14 @@ ADDIN = Named(
 )
 
 
-def _local_clear_text(request: ConsentRequest) -> bool:
-    return request.kind is ConsentKind.CLEAR_TEXT and request.host == "127.0.0.1"
-
-
 @pytest.fixture
 def account(radicale: RadicaleServer) -> Account:
-    host, port = radicale.url.split("//", 1)[1].rstrip("/").split(":")
-    endpoints = [
-        Endpoint(
-            protocol=protocol,
-            host=host,
-            port=int(port),
-            security="none",
-            username="alice",
-            password="secret",
-            path="/",
-        )
-        for protocol in ("caldav", "carddav")
-    ]
-    return Account(email="alice@example.test", endpoints=endpoints)
+    return dav_account(radicale.url, "alice", "secret")
 
 
 @pytest.fixture
 def network() -> Network:
-    return Network(consent=_local_clear_text)
+    return dav_network()
 
 
 @pytest.fixture

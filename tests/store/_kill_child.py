@@ -14,8 +14,9 @@ import time
 
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.store import LocalStore
+from openprotocols.testing.servers import dav_account
 
-from ._servers import dav_account, dav_network
+from ._servers import dav_network
 
 
 def main(store_path: str, folder: str, url: str, user: str, password: str) -> None:

@@ -15,7 +15,6 @@ import attrs
 import niquests
 
 from openprotocols.formats._xml import parse_xml
-from openprotocols.model import Account, Endpoint
 from openprotocols.network import ConsentKind, ConsentRequest, Network
 
 CALENDAR = "text/calendar"
@@ -43,25 +42,6 @@ def allow_local_clear_text(request: ConsentRequest) -> bool:
 def dav_network() -> Network:
     """A network that consents to clear text to the local test servers."""
     return Network(consent=allow_local_clear_text)
-
-
-def dav_account(url: str, username: str | None, password: str | None) -> Account:
-    """An account with a caldav and a carddav endpoint on the server at ``url``."""
-    host, port = url.split("//", 1)[1].rstrip("/").split(":")
-    endpoints = [
-        Endpoint(
-            protocol=protocol,
-            host=host,
-            port=int(port),
-            security="none",
-            username=username,
-            password=password,
-            auth="password" if password else "none",
-            path="/",
-        )
-        for protocol in ("caldav", "carddav")
-    ]
-    return Account(email="alice@example.test", endpoints=endpoints)
 
 
 def ics(uid: str, summary: str) -> bytes:

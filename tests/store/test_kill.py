@@ -36,9 +36,9 @@ import pytest
 from openprotocols.backends.caldav import CalDAVBackend, CalDAVCollection
 from openprotocols.model import Appointment, FolderKind
 from openprotocols.store import Binding, LocalStore
-from openprotocols.testing.servers import RadicaleServer
+from openprotocols.testing.servers import RadicaleServer, dav_account
 
-from ._servers import CALENDAR, OtherClient, Resource, dav_account, dav_network, ics
+from ._servers import CALENDAR, OtherClient, Resource, dav_network, ics
 
 EVENTS = 300
 TESTS = Path(__file__).parents[1]  # the child runs as ``python -m store._kill_child`` here

@@ -24,9 +24,9 @@ from openprotocols.model import Appointment, FolderKind
 from openprotocols.model.bindings import ConflictPolicy
 from openprotocols.store import Binding, LocalStore
 from openprotocols.sync import Side
-from openprotocols.testing.servers import RadicaleServer
+from openprotocols.testing.servers import RadicaleServer, dav_account
 
-from ._servers import CALENDAR, OtherClient, dav_account, dav_network, ics
+from ._servers import CALENDAR, OtherClient, dav_network, ics
 
 USERS = {"alice": "secret"}
 

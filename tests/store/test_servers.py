@@ -29,9 +29,15 @@ from openprotocols.model import Account, Endpoint, FolderKind, Message
 from openprotocols.network import Network
 from openprotocols.store import Binding, LocalStore
 from openprotocols.sync import Side, SyncReport
-from openprotocols.testing.servers import DovecotServer, RadicaleServer, TestCA, XandikosServer
+from openprotocols.testing.servers import (
+    DovecotServer,
+    RadicaleServer,
+    TestCA,
+    XandikosServer,
+    dav_account,
+)
 
-from ._servers import CALENDAR, VCARD, OtherClient, dav_account, dav_network, field, ics, vcf
+from ._servers import CALENDAR, VCARD, OtherClient, dav_network, field, ics, vcf
 
 ITEMS = 50
 

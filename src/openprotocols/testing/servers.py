@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     import trustme
     from imapclient import IMAPClient
 
+    from openprotocols.model import Account
+
 __all__ = [
     "LOCALHOST",
     "AuthAttempt",
@@ -77,6 +79,7 @@ __all__ = [
     "TXTRecord",
     "TestCA",
     "XandikosServer",
+    "dav_account",
     "dovecot_has_pop3",
     "find_binary",
     "free_port",
@@ -138,6 +141,29 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, host: str = LOCALHOS
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def dav_account(url: str, username: str | None = None, password: str | None = None) -> Account:
+    """An account with a ``caldav`` and a ``carddav`` endpoint on the plain-HTTP DAV server
+    at ``url`` (a :class:`RadicaleServer` or :class:`XandikosServer`), with the password, if
+    any, as its credential. Its network must consent to clear text to 127.0.0.1."""
+    from openprotocols.model import Account, Endpoint
+
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+    endpoints = [
+        Endpoint(
+            protocol=protocol,
+            host=host,
+            port=int(port),
+            security="none",
+            username=username,
+            password=password,
+            auth="password" if password else "none",
+            path="/",
+        )
+        for protocol in ("caldav", "carddav")
+    ]
+    return Account(email="alice@example.test", endpoints=endpoints)
 
 
 def _free_ports(count: int) -> list[int]:
