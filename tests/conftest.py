@@ -1,5 +1,8 @@
 """Every test may use the embedded servers of openprotocols.testing, and the Outlook-made
-files scripts/fetch_fixtures.py fetches (``outlook_file``)."""
+files scripts/fetch_fixtures.py fetches (``outlook_file``).
+
+In CI (``CI`` set) hypothesis draws the same examples on every run, so that a landing never
+depends on luck; elsewhere it explores, and prints the blob that reproduces a failure."""
 
 from __future__ import annotations
 
@@ -8,8 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["openprotocols.testing.pytest_plugin"]
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "explore")
 
 OUTLOOK_FILES = Path(__file__).parent / "outlook" / "data" / "fixtures"
 

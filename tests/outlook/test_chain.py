@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import extract_msg
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.formats.test_ical_properties import appointments, differences, tasks
@@ -19,6 +17,7 @@ from tests.outlook.test_contacts import VCARD_TEXT, VCARD_TIMES, contacts, group
 from openprotocols.formats import ical, vcard
 from openprotocols.model import Appointment, Contact, ContactGroup, Recurrence, Task
 from openprotocols.outlook import PropertySet, from_mapi, msg, to_mapi
+from openprotocols.outlook._propset import filetime
 from openprotocols.outlook.props import Named, PropertyKey, PropType
 
 CHAIN = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -122,29 +121,32 @@ def _same(ours: Any, theirs: Any, kind: PropType) -> bool:
     if kind is PropType.GUID:
         return str(ours).lower() in str(theirs).lower() or ours.bytes_le == theirs
     if kind is PropType.SYSTIME:
-        return ours == theirs.astimezone(UTC) if isinstance(theirs, datetime) else False
+        return _same_time(ours, theirs)
     return bool(ours == theirs)
 
 
-def _items() -> list[Any]:
-    return [
-        appointments().example(),
-        tasks().example(),
-        contacts(VCARD_TEXT, VCARD_TIMES).example(),
-        groups(VCARD_TEXT, VCARD_TIMES).example(),
-    ]
+def _same_time(ours: datetime, theirs: Any) -> bool:
+    if hasattr(theirs, "filetime"):
+        # extract-msg reads a time after the year 4500 as a "null date" that is an hour
+        # off (it counts from 1970-01-01 01:00), but it keeps the raw ticks
+        return bool(filetime(ours) == theirs.filetime)
+    return isinstance(theirs, datetime) and ours == theirs.astimezone(UTC)
 
 
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
-@pytest.mark.parametrize("index", range(4), ids=["appointment", "task", "contact", "group"])
-def test_extract_msg_reads_every_property(index: int, tmp_path: Path) -> None:
+@CHAIN
+@given(
+    st.one_of(
+        appointments(),
+        tasks(),
+        contacts(VCARD_TEXT, VCARD_TIMES),
+        groups(VCARD_TEXT, VCARD_TIMES),
+    )
+)
+def test_extract_msg_reads_every_property(item: Any) -> None:
     """Every property we write into a .msg, tagged or named, reads back the same in
     extract-msg, with the same numbers of recipients and attachments."""
-    item = _items()[index]
     props: PropertySet = to_mapi(item)
-    path = tmp_path / "item.msg"
-    path.write_bytes(msg.write_properties(props))
-    with extract_msg.openMsg(str(path), strict=False) as read:
+    with extract_msg.openMsg(msg.write_properties(props), strict=False) as read:
         for key, value in props.items():
             if key.type in (PropType.OBJECT,):
                 continue
