@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
 from openprotocols import connect
-from openprotocols.backends.base import Collection
-from openprotocols.backends.memory import MemoryBackend, MemoryServer
+from openprotocols.backends.base import Collection, Entry
+from openprotocols.backends.memory import MemoryBackend, MemoryCollection, MemoryServer
 from openprotocols.errors import CapabilityError, ReadOnlyError
 from openprotocols.model import Account, Appointment, Endpoint, Folder, FolderKind, Item
 from openprotocols.plugins import get_plugin_manager
@@ -124,3 +126,57 @@ def _when(hours: int = 0):  # type: ignore[no-untyped-def]
     import datetime as dt
 
     return dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC) + dt.timedelta(hours=hours)
+
+
+class _Prefetching(MemoryCollection):
+    """A memory collection that fetches two batches ahead and records each batch asked
+    for; every batch after the first waits for ``release`` (to catch the worker mid-way)."""
+
+    prefetch = 2
+    batch_size = 10
+
+    def __init__(self, backend: MemoryBackend, folder: Folder) -> None:
+        super().__init__(backend, folder)
+        self.asked: list[int] = []
+        self.release = threading.Event()
+
+    def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[Item]]:
+        self.asked.append(len(self.asked))
+        if len(self.asked) > 1:
+            self.release.wait(5)
+        return super()._get_batch(ids)
+
+
+def _prefetching(server_name: str, items: int) -> tuple[_Prefetching, list[str]]:
+    backend = MemoryBackend(account_for(server_name))
+    folder = backend.create_folder("Cal", FolderKind.CALENDAR)
+    plain = backend.collection(folder)
+    ids = [
+        plain.create(Appointment.new(subject=f"A{n}", start=_when(), end=_when(1))).id
+        for n in range(items)
+    ]
+    return _Prefetching(backend, folder), ids
+
+
+def test_prefetch_asks_two_batches_ahead_and_delivers_each_once(server_name: str) -> None:
+    collection, ids = _prefetching(server_name, 95)
+    collection.release.set()
+    entries = collection.get(ids)
+    first = next(entries)
+    deadline = time.monotonic() + 2
+    while len(collection.asked) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert collection.asked == [0, 1, 2]  # batch 0 consumed, batches 1 and 2 fetched
+    assert sorted([first.id, *(entry.id for entry in entries)]) == sorted(ids)
+    assert collection.asked == list(range(10))
+
+
+def test_a_caller_that_stops_early_waits_only_for_the_running_batch(server_name: str) -> None:
+    """Stopping after the first entry: the batch the worker is fetching completes, the
+    one queued behind it is never asked for."""
+    collection, ids = _prefetching(server_name, 95)
+    entries = collection.get(ids)
+    next(entries)  # batch 0 consumed; the worker is in batch 1, batch 2 is queued
+    threading.Timer(0.2, collection.release.set).start()
+    entries.close()  # returns once batch 1 is done
+    assert collection.asked == [0, 1]

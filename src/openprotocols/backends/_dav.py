@@ -160,6 +160,11 @@ def _to_bytes(root: etree._Element) -> bytes:
 _CANONICAL_PATH = re.compile(r"(?:/[A-Za-z0-9:@!$&'()*+,;=\-_~][A-Za-z0-9:@!$&'()*+,;=\-._~]*)+/?")
 """An absolute path that is canonical already: only unreserved and safe characters (no
 ``%``), no empty, ``.`` or ``..`` segment (no segment starts with a dot)."""
+_ESCAPED_PATH = re.compile(
+    r"(?:/(?:[A-Za-z0-9:@!$&'()*+,;=\-_~]|%[0-9A-Fa-f]{2})"
+    r"(?:[A-Za-z0-9:@!$&'()*+,;=\-._~]|%[0-9A-Fa-f]{2})*)+/?"
+)
+"""The same with percent escapes: nothing for :func:`urllib.parse.urljoin` to resolve."""
 
 
 def canonical_href(href: str, base: str) -> str:
@@ -167,6 +172,8 @@ def canonical_href(href: str, base: str) -> str:
     the same resource always gets the same id whatever encoding the server chose."""
     if _CANONICAL_PATH.fullmatch(href):  # the common case, and a hot path of a sync
         return href
+    if _ESCAPED_PATH.fullmatch(href):  # Radicale's "%40" in every href
+        return urllib.parse.quote(urllib.parse.unquote(href), safe=_PATH_SAFE)
     joined = urllib.parse.urljoin(base, href.strip())
     path = urllib.parse.urlsplit(joined).path or "/"
     return urllib.parse.quote(urllib.parse.unquote(path), safe=_PATH_SAFE)
@@ -625,18 +632,30 @@ class DavClient:
         """``(href, etag, bytes)`` of each href that exists, by one multiget REPORT.
 
         ``report`` and ``data`` are the Clark names of the report and the data property
-        (``calendar-multiget``/``calendar-data``). XML normalises the CRLF line ends of
-        iCalendar and vCard to LF; they are put back (both formats require CRLF).
+        (``calendar-multiget``/``calendar-data``). The request is sent at once, the
+        answer read as the iterator is consumed (:meth:`send_multiget` then
+        :meth:`read_multiget`).
         """
+        return self.read_multiget(self.send_multiget(url, report, data, hrefs), data)
+
+    def send_multiget(self, url: str, report: str, data: str, hrefs: Iterable[str]) -> Reply:
+        """Send a multiget REPORT for ``hrefs``; the raw reply."""
         body = element(
             report,
             element(f"{{{DAV}}}prop", element(f"{{{DAV}}}getetag"), element(data)),
             *(element(f"{{{DAV}}}href", text=href) for href in hrefs),
         )
-        reply = self.report(url, body, depth=None)
+        return self.report(url, body, depth=None)
+
+    def read_multiget(self, reply: Reply, data: str) -> Iterator[tuple[str, str, bytes]]:
+        """``(href, etag, bytes)`` of each resource in a multiget ``reply``.
+
+        XML normalises the CRLF line ends of iCalendar and vCard to LF; they are put back
+        (both formats require CRLF).
+        """
         answer = self.multistatus(reply)
         for response in answer.responses:
-            href = canonical_href(response.href, url)
+            href = canonical_href(response.href, reply.url)
             if response.status is not None and not 200 <= response.status < 300:
                 continue  # deleted since it was listed
             text = response.raw_text(data)
@@ -1258,14 +1277,12 @@ class DavCollection(Collection[Item]):
     def _href(self, id: str) -> str:
         return canonical_href(id, self.url)
 
-    prefetch = True  # _get_batch sends its multiget when called and decodes lazily
+    prefetch = 2  # _get_batch sends its multiget when called, parses and decodes lazily
 
     def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[Item]]:
-        return self._entries(self._fetch(ids))
-
-    def _fetch(self, ids: Sequence[str]) -> list[tuple[str, str, bytes]]:
-        hrefs = list(dict.fromkeys(self._href(i) for i in ids))
-        return list(self.dav.multiget(self.url, self.multiget_report, self.data_property, hrefs))
+        hrefs = dict.fromkeys(self._href(i) for i in ids)
+        reply = self.dav.send_multiget(self.url, self.multiget_report, self.data_property, hrefs)
+        return self._entries(self.dav.read_multiget(reply, self.data_property))
 
     def _entries(self, found: Iterable[tuple[str, str, bytes]]) -> Iterator[Entry[Item]]:
         for href, etag, raw in found:

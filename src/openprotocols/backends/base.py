@@ -41,6 +41,7 @@ from __future__ import annotations
 import abc
 import enum
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -154,12 +155,14 @@ class Collection(abc.ABC, Generic[I]):
     batch_size: int = 100
     """How many items :meth:`get` asks :meth:`_get_batch` for at a time (a class default
     a backend sets; an instance may lower it)."""
-    prefetch: bool = False
-    """Whether :meth:`get` calls :meth:`_get_batch` for the next batch in a worker thread
-    while the caller consumes the current one. For a backend whose ``_get_batch`` sends
-    its request when called and decodes lazily, the network wait and the decoding then
-    overlap; memory holds two batches. The worker is the only thread using the
-    collection's connection meanwhile."""
+    prefetch: int = 0
+    """How many batches :meth:`get` asks :meth:`_get_batch` for ahead of the one the
+    caller consumes, in a worker thread (``0``: none; ``True`` counts as one). For a
+    backend whose ``_get_batch`` sends its request when called and decodes lazily, the
+    network wait and the decoding then overlap, and with two ahead the server always has
+    the next request while the worker reads an answer; memory holds ``prefetch + 1``
+    batches. The worker is the only thread using the collection's connection meanwhile:
+    it runs one request at a time, in order."""
 
     def __init__(self, backend: Provider, folder: Folder) -> None:
         self.backend = backend
@@ -203,15 +206,19 @@ class Collection(abc.ABC, Generic[I]):
             for batch in batches:
                 yield from self._get_batch(batch)
             return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-            pending: Future[Iterable[Entry[I]]] | None = None
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        pending: deque[Future[Iterable[Entry[I]]]] = deque()
+        try:
             for batch in batches:
-                ahead = pool.submit(self._get_batch, batch)
-                if pending is not None:
-                    yield from pending.result()
-                pending = ahead
-            if pending is not None:
-                yield from pending.result()
+                pending.append(pool.submit(self._get_batch, batch))
+                if len(pending) > self.prefetch:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            # a caller that stops early (or an error) waits for the request running, not
+            # for those queued behind it
+            pool.shutdown(cancel_futures=True)
 
     def get_one(self, id: str) -> Entry[I]:
         """Fetch one item.
