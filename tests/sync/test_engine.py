@@ -332,3 +332,26 @@ def test_the_next_run_does_not_read_back_its_own_writes(world: World) -> None:
         since = world.status.state(side)
         assert since is not None
         assert collection.changes(since).changed == ()
+
+
+def test_a_first_sync_reads_each_side_with_one_get_and_commits_per_batch(world: World) -> None:
+    """The items to copy come from a single ``get`` (so a collection that prefetches keeps
+    its requests flowing across batches), applied and committed a batch at a time."""
+    for n in range(25):
+        world.remote.create(Task.new(f"task {n}"))
+    asked: list[int] = []
+    get = world.remote.get
+
+    def counting_get(ids: Any) -> Any:
+        ids = list(ids)
+        asked.append(len(ids))
+        return get(ids)
+
+    world.remote.get = counting_get  # type: ignore[method-assign]
+    events: list[Any] = []
+    report = Engine(
+        world.local, world.remote, world.status, batch_size=10, progress=events.append
+    ).run()
+    assert report.created[Side.LOCAL] == 25
+    assert asked == [25]
+    assert [e.done for e in events if e.phase == "apply"] == [10, 20, 25]

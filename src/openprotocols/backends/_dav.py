@@ -60,6 +60,7 @@ import email.utils
 import hashlib
 import logging
 import re
+import threading
 import time
 import urllib.parse
 import uuid
@@ -292,6 +293,10 @@ class DavClient:
     :param gate: called with each URL before its origin is first contacted; raises to
         refuse (consent). Origins it passed are remembered.
     :param auth: a niquests auth object (Basic or Bearer), or ``None``.
+
+    One request at a time: a lock serialises them, so the collection's prefetch worker
+    and the thread consuming its entries (which may write meanwhile, in a sync) can share
+    the client.
     """
 
     def __init__(
@@ -313,6 +318,7 @@ class DavClient:
         self.dav_header: str | None = None
         self._gate = gate
         self._allowed: set[tuple[str, str, int]] = set()
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         """Close the session."""
@@ -341,6 +347,12 @@ class DavClient:
         :raises ConnectionError, TimeoutError, ConnectionSecurityError: network failures.
         :raises ProtocolError: the body exceeds :attr:`max_body`.
         """
+        with self._lock:
+            return self._request(method, url, body, headers)
+
+    def _request(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> Reply:
         import niquests
         from urllib3.exceptions import HTTPError as Urllib3Error
 

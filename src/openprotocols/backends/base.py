@@ -161,8 +161,9 @@ class Collection(abc.ABC, Generic[I]):
     backend whose ``_get_batch`` sends its request when called and decodes lazily, the
     network wait and the decoding then overlap, and with two ahead the server always has
     the next request while the worker reads an answer; memory holds ``prefetch + 1``
-    batches. The worker is the only thread using the collection's connection meanwhile:
-    it runs one request at a time, in order."""
+    batches. The worker runs one batch at a time, in order; the caller may use the
+    collection meanwhile (the sync engine writes to it while it reads), so a backend
+    that prefetches serialises the use of its connection (the DAV client has a lock)."""
 
     def __init__(self, backend: Provider, folder: Folder) -> None:
         self.backend = backend

@@ -483,22 +483,30 @@ class Engine:
             groups[(ActionKind.CREATE, indexed)] = last
         done = 0
         for (kind, source), actions in groups.items():
-            for batch in _batches(actions, self.batch_size):
-                if kind in (ActionKind.DELETE, ActionKind.FORGET):
-                    for action in batch:
-                        step = functools.partial(self._delete, action, report)
-                        self._guarded(report, action, step)
-                elif kind is ActionKind.CONFLICT:
-                    self._conflicts(batch, report)
-                else:
-                    assert source is not None
-                    self._copies(source, batch, report)
-                done += len(batch)
+            if kind in (ActionKind.DELETE, ActionKind.FORGET, ActionKind.CONFLICT):
+                counts: Iterable[int] = self._in_batches(kind, actions, report)
+            else:
+                assert source is not None
+                counts = self._copies(source, actions, report)
+            for count in counts:  # one batch applied
+                done += count
                 self.status.commit()
                 for side in Side:
                     if len(self._written[side]) >= self.batch_size:
                         self._verify(side)
                 self._emit("apply", done, len(plan))
+
+    def _in_batches(
+        self, kind: ActionKind, actions: Sequence[Action], report: SyncReport
+    ) -> Iterator[int]:
+        """Deletes, forgets or conflicts, a batch at a time; the size of each batch."""
+        for batch in _batches(actions, self.batch_size):
+            if kind is ActionKind.CONFLICT:
+                self._conflicts(batch, report)
+            else:
+                for action in batch:
+                    self._guarded(report, action, functools.partial(self._delete, action, report))
+            yield len(batch)
 
     def _guarded(self, report: SyncReport, action: Action, step: Callable[[], None]) -> None:
         try:
@@ -509,19 +517,30 @@ class Engine:
             log.warning("Could not %s %s: %s", action.kind, action.id, exc)
             report.errors.append((f"{action.kind} {action.source}:{action.id}", exc))
 
-    def _copies(self, source: Side, batch: Sequence[Action], report: SyncReport) -> None:
-        """Creates, updates and restores from ``source``: one fetch for the batch."""
-        wanted = {a.id: a for a in batch if a.id is not None}
+    def _copies(self, source: Side, actions: Sequence[Action], report: SyncReport) -> Iterator[int]:
+        """Creates, updates and restores from ``source``, applied a batch at a time; the
+        number of actions each batch settled.
+
+        The items come from one ``get`` of every id, so a collection that prefetches
+        keeps its next requests on the way while a batch is applied; memory holds a batch
+        here and the collection's prefetch there.
+        """
+        wanted = {a.id: a for a in actions if a.id is not None}
         fetched: set[str] = set()
-        kept = self._local_extras(batch) if source is Side.REMOTE else {}
-        for fetched_entry in self._fetch(source, list(wanted)):
-            fetched.add(fetched_entry.id)
-            action = wanted[fetched_entry.id]
-            extras = kept.get(fetched_entry.id)
-            entry = _with_extras(fetched_entry, extras) if extras else fetched_entry
-            self._guarded(report, action, functools.partial(self._copy, action, entry, report))
-        for item_id in wanted.keys() - fetched:  # deleted since changes(): next run sees it
+        for chunk in _batches(self._fetch(source, list(wanted)), self.batch_size):
+            batch = [wanted[entry.id] for entry in chunk]
+            kept = self._local_extras(batch) if source is Side.REMOTE else {}
+            for fetched_entry, action in zip(chunk, batch, strict=True):
+                fetched.add(fetched_entry.id)
+                extras = kept.get(fetched_entry.id)
+                entry = _with_extras(fetched_entry, extras) if extras else fetched_entry
+                self._guarded(report, action, functools.partial(self._copy, action, entry, report))
+            yield len(chunk)
+        vanished = wanted.keys() - fetched
+        for item_id in vanished:  # deleted since changes(): the next run sees it
             log.info("%s %s vanished before it could be copied", source, item_id)
+        if vanished:
+            yield len(vanished)
 
     def _local_extras(self, batch: Sequence[Action]) -> dict[str, tuple[RawProperty, ...]]:
         """The ``X-`` properties of the local items that remote updates will replace, by
@@ -806,9 +825,7 @@ class Engine:
     # -- helpers -------------------------------------------------------------------
 
     def _fetch(self, side: Side, ids: Sequence[str]) -> Iterator[Entry[Any]]:
-        collection = self.sides[side]
-        for batch in _batches(ids, self.batch_size):
-            yield from collection.get(batch)
+        return self.sides[side].get(ids)  # batched (and maybe prefetched) by the collection
 
     def _emit(self, phase: str, done: int, total: int) -> None:
         if self.progress is not None:
