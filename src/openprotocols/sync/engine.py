@@ -522,25 +522,30 @@ class Engine:
         number of actions each batch settled.
 
         The items come from one ``get`` of every id, so a collection that prefetches
-        keeps its next requests on the way while a batch is applied; memory holds a batch
-        here and the collection's prefetch there.
+        keeps its next requests on the way while a batch is applied. ``get`` takes the
+        ids as it sends them, and ``asked`` holds the actions of those not back yet: a
+        few batches, not the whole group.
         """
-        wanted = {a.id: a for a in actions if a.id is not None}
-        fetched: set[str] = set()
-        for chunk in _batches(self._fetch(source, list(wanted)), self.batch_size):
-            batch = [wanted[entry.id] for entry in chunk]
+        asked: dict[str, Action] = {}
+
+        def ids() -> Iterator[str]:
+            for action in actions:
+                if action.id is not None:
+                    asked[action.id] = action
+                    yield action.id
+
+        for chunk in _batches(self._fetch(source, ids()), self.batch_size):
+            batch = [asked.pop(entry.id) for entry in chunk]
             kept = self._local_extras(batch) if source is Side.REMOTE else {}
             for fetched_entry, action in zip(chunk, batch, strict=True):
-                fetched.add(fetched_entry.id)
                 extras = kept.get(fetched_entry.id)
                 entry = _with_extras(fetched_entry, extras) if extras else fetched_entry
                 self._guarded(report, action, functools.partial(self._copy, action, entry, report))
             yield len(chunk)
-        vanished = wanted.keys() - fetched
-        for item_id in vanished:  # deleted since changes(): the next run sees it
+        for item_id in asked:  # deleted since changes(): the next run sees it
             log.info("%s %s vanished before it could be copied", source, item_id)
-        if vanished:
-            yield len(vanished)
+        if asked:
+            yield len(asked)
 
     def _local_extras(self, batch: Sequence[Action]) -> dict[str, tuple[RawProperty, ...]]:
         """The ``X-`` properties of the local items that remote updates will replace, by
@@ -824,7 +829,7 @@ class Engine:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _fetch(self, side: Side, ids: Sequence[str]) -> Iterator[Entry[Any]]:
+    def _fetch(self, side: Side, ids: Iterable[str]) -> Iterator[Entry[Any]]:
         return self.sides[side].get(ids)  # batched (and maybe prefetched) by the collection
 
     def _emit(self, phase: str, done: int, total: int) -> None:
