@@ -45,6 +45,7 @@ __all__ = ["Binding", "SqliteStatus", "export_folder", "sync_all"]
 log = logging.getLogger(__name__)
 
 _PAIR_COLUMNS = "pid, local_id, local_version, remote_id, remote_version, hash, uid"
+_CHUNK = 512
 
 
 class SqliteStatus:
@@ -79,11 +80,19 @@ class SqliteStatus:
         return None if row is None else _pair(row)
 
     def pairs(self) -> Iterator[Pair]:
-        rows = self.db.connection.execute(
-            f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE binding = ?",  # noqa: S608
-            (self.bid,),
-        )
-        return (_pair(row) for row in rows.fetchall())
+        """Every pair, read a chunk at a time (a full listing of a large folder must
+        not hold them all)."""
+        last = 0
+        while True:
+            rows = self.db.connection.execute(
+                f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE binding = ? AND pid > ? "  # noqa: S608
+                f"ORDER BY pid LIMIT {_CHUNK}",
+                (self.bid, last),
+            ).fetchall()
+            yield from map(_pair, rows)
+            if len(rows) < _CHUNK:
+                return
+            last = rows[-1][0]
 
     def count(self) -> int:
         (count,) = self.db.connection.execute(
