@@ -16,6 +16,7 @@ from openprotocols.errors import AlreadyExistsError, NotFoundError
 from openprotocols.model import Account, Folder, FolderKind, Task
 from openprotocols.model._base import Extended, RawProperty
 from openprotocols.store import LocalStore, export_folder, sync_all
+from openprotocols.store._db import PAGE_SIZE
 from openprotocols.sync import Progress, Side
 from openprotocols.testing import BackendContractTests
 
@@ -155,6 +156,18 @@ def test_the_database_is_sound(store: LocalStore, server: MemoryBackend) -> None
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+
+
+def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a store made before 16 KiB pages
+        db.execute("PRAGMA journal_mode=WAL")
+    with LocalStore(path) as store:
+        store.create_folder("tasks", FolderKind.TASKS)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def test_create_bound_folder_and_sync_all_in_parallel(
