@@ -5,14 +5,12 @@ collections."""
 from __future__ import annotations
 
 import gc
-import sqlite3
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from openprotocols.backends.memory import MemoryBackend, MemoryCollection, MemoryServer
-from openprotocols.errors import SyncError
 from openprotocols.model import Account, Folder, FolderKind, Task
 from openprotocols.store import LocalStore
 from openprotocols.sync import ActionKind, Engine, MemoryStatus, Progress, Side, _spool
@@ -124,23 +122,3 @@ def test_the_engines_memory_does_not_grow_with_the_collection(
     # more items: ~240 KB more); now a few chunks of rows, whatever the size.
     for few, many in zip(small, large, strict=True):
         assert many < few * 1.25 + 8192, (small, large)
-
-
-def test_a_full_spool_is_a_sync_error_and_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The disk holding the spool's temporary file fills up (SQLite's own page limit
-    stands in for the disk: a real SQLITE_FULL from a real SQLite)."""
-    local, remote, status = collection("local"), collection("remote"), MemoryStatus()
-    for n in range(300):
-        remote.create(Task.new(f"task {n}"))
-    original = _spool.Spool.__init__
-
-    def small(self: _spool.Spool) -> None:
-        original(self)
-        self.execute("PRAGMA max_page_count = 8")
-
-    monkeypatch.setattr(_spool.Spool, "__init__", small)
-    with pytest.raises(SyncError, match="spool") as caught:
-        Engine(local, remote, status).run()
-    assert isinstance(caught.value.__cause__, sqlite3.Error)
-    assert local.list() == ()
-    assert status.count() == 0

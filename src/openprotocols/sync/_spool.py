@@ -15,13 +15,10 @@ as an iterator) while the engine's own thread uses it too.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
-
-from openprotocols.errors import SyncError
 
 from .status import Pair, Side
 
@@ -71,43 +68,29 @@ def pair_of(key: int | None, values: Sequence[Any]) -> Pair:
 
 
 class Spool:
-    """One run's scratch database (see the module documentation).
-
-    :raises SyncError: SQLite failed (no room for the temporary file, an I/O error), from
-        any method.
-    """
+    """One run's scratch database (see the module documentation)."""
 
     def __init__(self) -> None:
+        # "": a private temporary database, in memory until it outgrows the cache
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
-        with self._using():
-            # "": a private temporary database, in memory until it outgrows the cache
-            self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-            self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("BEGIN")
-
-    @contextlib.contextmanager
-    def _using(self) -> Iterator[None]:
-        """Hold the lock; a SQLite error becomes a :class:`SyncError`."""
-        with self._lock:
-            try:
-                yield
-            except sqlite3.Error as exc:
-                raise SyncError(f"the sync's spool (a temporary database) failed: {exc}") from exc
+        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("BEGIN")
 
     def close(self) -> None:
         """Drop the spool (its file, if it has one, goes with it)."""
-        with self._using():
+        with self._lock:
             self._db.close()
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; its rows (keep the result small: use :meth:`rows`)."""
-        with self._using():
+        with self._lock:
             return self._db.execute(sql, parameters).fetchall()
 
     def insert(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Run ``sql`` for every row of ``rows`` (consumed lazily); how many there were."""
-        with self._using():
+        with self._lock:
             before = self._db.total_changes
             self._db.executemany(sql, rows)
             return self._db.total_changes - before
