@@ -13,9 +13,7 @@ One run
    replaced collection) is turned into the same shape: what is listed with a new version
    changed, what the status knows but is not listed is gone. An error here — the server
    offline, a refused login — ends the run before anything is written: an error is never
-   read as a deletion. The changes go to the run's spool (:mod:`._spool`, a temporary
-   SQLite database), and so does the plan: a run's memory does not grow with the
-   collections.
+   read as a deletion.
 2. **Plan.** Each change is matched to its :class:`~openprotocols.sync.status.Pair` by id,
    giving one :class:`Action` per item (create, update, delete, conflict, restore, forget).
    Items that are new on a side while pairs of that side vanished — a UIDVALIDITY change,
@@ -57,7 +55,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -77,7 +74,6 @@ from openprotocols.model._base import Item, RawProperty
 from openprotocols.model.bindings import ConflictPolicy, Direction
 
 from ._hash import content_hash
-from ._spool import BITS, Buffer, Spool, SpooledActions, pair_of, pair_values, sides_of
 from .status import Kept, KeptReason, Pair, Side, Status
 
 __all__ = [
@@ -129,14 +125,9 @@ class Action:
 
 @attrs.frozen
 class Plan:
-    """What a run would do. ``skipped`` counts changes the direction does not carry.
+    """What a run would do. ``skipped`` counts changes the direction does not carry."""
 
-    A plan the engine made reads its ``actions`` from the run's spool (a temporary
-    database, see :mod:`openprotocols.sync._spool`): a read-only sequence of any length
-    that holds no action in memory until it is read.
-    """
-
-    actions: Sequence[Action] = attrs.field(eq=False)
+    actions: tuple[Action, ...]
     full: frozenset[Side] = frozenset()
     """The sides whose changes came as a full listing."""
     skipped: int = 0
@@ -145,8 +136,6 @@ class Plan:
 
     def count(self, kind: ActionKind, target: Side | None = None) -> int:
         """How many actions of ``kind`` (writing ``target``, if given) there are."""
-        if isinstance(self.actions, SpooledActions):
-            return self.actions.count_of(str(kind), None if target is None else str(target))
         return sum(1 for a in self.actions if a.kind is kind and target in (None, a.target))
 
     def __len__(self) -> int:
@@ -237,10 +226,10 @@ class SyncReport:
         return not self.errors and not self.offline
 
 
-@attrs.frozen
+@attrs.define
 class _Delta:
-    """One side's changes; the ids and versions themselves are in the spool."""
-
+    changed: dict[str, str]
+    deleted: set[str]
     state: str
     full: bool
     listed: int
@@ -290,7 +279,6 @@ class Engine:
         self.batch_size = batch_size
         self.verify = verify
         self._deltas: dict[Side, _Delta] = {}
-        self._spool: Spool  # a new one for every plan(), which the plan keeps
         self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
         self._moved_keys: dict[int, Pair] = {}  # the same, by pair key: the run's copy
         self._written: dict[Side, dict[str, str | None]] = {Side.LOCAL: {}, Side.REMOTE: {}}
@@ -306,27 +294,17 @@ class Engine:
     # -- 1. changes ----------------------------------------------------------------
 
     def _delta(self, side: Side) -> _Delta:
-        """Spool ``side``'s changes: what changed with its version, and what is gone
-        (for a full listing: what the pairs know and the listing lacks)."""
         since = None if self.verify else self.status.state(side)
         changes: Changes = self.sides[side].changes(since)
-        spool, name = self._spool, str(side)
-        spool.insert(
-            "INSERT OR REPLACE INTO changed VALUES (?, ?, ?)",
-            ((name, ref.id, ref.version) for ref in changes.changed),
-        )
-        if changes.full:
-            spool.insert(
-                "INSERT OR IGNORE INTO deleted SELECT ?1, ?2 WHERE NOT EXISTS "
-                "(SELECT 1 FROM changed WHERE side = ?1 AND id = ?2)",
-                ((name, i) for pair in self.status.pairs() if (i := pair.id(side)) is not None),
-            )
-        else:
-            spool.insert(
-                "INSERT OR IGNORE INTO deleted VALUES (?, ?)", ((name, i) for i in changes.deleted)
-            )
-        listed = spool.count("changed", "side = ?", name)
-        return _Delta(changes.state, changes.full, listed)
+        changed = {ref.id: ref.version for ref in changes.changed}
+        if not changes.full:
+            return _Delta(changed, set(changes.deleted), changes.state, False, len(changed))
+        gone = {
+            item_id
+            for pair in self.status.pairs()
+            if (item_id := pair.id(side)) is not None and item_id not in changed
+        }
+        return _Delta(changed, gone, changes.state, True, len(changed))
 
     # -- 2. plan -------------------------------------------------------------------
 
@@ -336,48 +314,40 @@ class Engine:
         :raises MassChangeError: the guard stopped the run.
         :raises BackendError: a side's changes could not be read (e.g. offline).
         """
-        self._spool = spool = Spool()
-        self._moved.clear()
-        self._moved_keys.clear()
         self._emit("changes", 0, 2)
         self._deltas = {side: self._delta(side) for side in Side}
         self._emit("changes", 2, 2)
         reassociated = sum(self._reassociate(side) for side in Side)
-        with Buffer(spool, _TOUCH) as touch, Buffer(spool, _NEW) as new:
-            for side in Side:
-                bit = BITS[side]
-                for item_id, version in spool.keyed("changed", "id, version", side):
-                    pair = self._pair_of(side, item_id)
-                    if pair is None:
-                        new.add((str(side), item_id))
-                    elif pair.version(side) != version:
-                        assert pair.key is not None  # the status's pairs have keys
-                        touch.add((pair.key, bit, 0, *pair_values(pair)))
-                for (item_id,) in spool.keyed("deleted", "id", side):
-                    pair = self._pair_of(side, item_id)
-                    if pair is not None and pair.key is not None:
-                        touch.add((pair.key, 0, bit, *pair_values(pair)))
-        # each row read from the spool is a new Pair: execution may update it before
-        # writing, and a failed write must not leave that in the status's own pairs
-        touched = (
-            _pair_action(pair_of(key, values), sides_of(changed), sides_of(deleted))
-            for key, changed, deleted, *values in spool.rows("touched", "key, " + _TOUCHED)
-        )
-        created = (
-            Action(ActionKind.CREATE, side, side.other, item_id)
-            for side, item_id in ((Side(s), i) for s, i in spool.rows("new", "side, id"))
-        )
-        skipped = 0
-        with Buffer(spool, _ACTION) as planned:
-            for action in itertools.chain(touched, created):
-                if self._allowed(action):
-                    planned.add(_action_row(action))
-                else:
-                    skipped += 1
+        actions: list[Action] = []
+        touched: dict[int, dict[str, set[Side]]] = {}
+        pairs: dict[int, Pair] = {}
+        new: dict[Side, list[str]] = {Side.LOCAL: [], Side.REMOTE: []}
+        for side, delta in self._deltas.items():
+            for item_id, version in delta.changed.items():
+                pair = self._pair_of(side, item_id)
+                if pair is None:
+                    new[side].append(item_id)
+                elif pair.version(side) != version:
+                    assert pair.key is not None
+                    pairs[pair.key] = pair
+                    touched.setdefault(pair.key, {}).setdefault("changed", set()).add(side)
+            for item_id in delta.deleted:
+                pair = self._pair_of(side, item_id)
+                if pair is not None and pair.key is not None:
+                    pairs[pair.key] = pair
+                    touched.setdefault(pair.key, {}).setdefault("deleted", set()).add(side)
+        for key, what in touched.items():
+            changed, deleted = what.get("changed", set()), what.get("deleted", set())
+            # a copy: execution updates it before writing, and a failed write must not
+            # leave those updates in a status that hands out its own pairs
+            actions.append(_pair_action(attrs.evolve(pairs[key]), changed, deleted))
+        for side, ids in new.items():
+            actions.extend(Action(ActionKind.CREATE, side, side.other, item_id) for item_id in ids)
+        allowed = [a for a in actions if self._allowed(a)]
         plan = Plan(
-            SpooledActions(spool, _action_of_row),
+            tuple(allowed),
             frozenset(side for side, delta in self._deltas.items() if delta.full),
-            skipped=skipped,
+            skipped=len(actions) - len(allowed),
             reassociated=reassociated,
         )
         self._check_guard(plan)
@@ -411,25 +381,16 @@ class Engine:
 
     def _reassociate(self, side: Side) -> int:
         """Give pairs whose ``side`` id vanished the new ids of the same items (by UID,
-        then content); return how many. Only runs when a side has both; the vanished
-        pairs are then held in memory (a UIDVALIDITY change: all of the side's)."""
-        spool = self._spool
-        vanished = [
-            p for (i,) in spool.keyed("deleted", "id", side) if (p := self._pair_of(side, i))
-        ]
-        if not vanished:
-            return 0
-        spool.execute("DELETE FROM fresh")
-        with Buffer(spool, "INSERT INTO fresh (id) VALUES (?)") as fresh:
-            for (item_id,) in spool.keyed("changed", "id", side):
-                if self.status.pair(side, item_id) is None:
-                    fresh.add((item_id,))
-        if not fresh.count:
+        then content); return how many. Only runs when a side has both."""
+        delta = self._deltas[side]
+        vanished = [p for i in delta.deleted if (p := self._pair_of(side, i)) is not None]
+        fresh = [i for i in delta.changed if self.status.pair(side, i) is None]
+        if not vanished or not fresh:
             return 0
         by_uid = {p.uid: p for p in vanished if p.uid is not None}
         by_hash = {p.hash: p for p in vanished}
         count = 0
-        for entry in self._fetch(side, (i for (i,) in spool.rows("fresh", "id"))):
+        for entry in self._fetch(side, fresh):
             seen = _seen(entry)
             pair = by_uid.pop(seen.uid, None) if seen.uid is not None else None
             if pair is None:
@@ -443,7 +404,7 @@ class Engine:
             if moved.key is not None:
                 self._moved_keys[moved.key] = moved
             if old_id is not None:
-                spool.execute("DELETE FROM deleted WHERE side = ? AND id = ?", (str(side), old_id))
+                delta.deleted.discard(old_id)
             count += 1
         if count:
             log.info("Re-associated %d items on the %s side by UID and content", count, side)
@@ -513,18 +474,15 @@ class Engine:
     def _execute(self, plan: Plan, report: SyncReport) -> None:
         for pair in self._moved_keys.values():
             self.status.save(pair)
-        spooled = plan.actions
-        assert isinstance(spooled, SpooledActions)  # a plan this engine made
-        groups = [
-            (ActionKind(kind), None if s is None else Side(s)) for kind, s, _ in spooled.groups()
-        ]
         indexed = self._index_new_on_both_sides(plan)
+        groups: dict[tuple[ActionKind, Side | None], list[Action]] = {}
+        for action in plan.actions:
+            groups.setdefault((action.kind, action.source), []).append(action)
         if indexed is not None:  # the indexed side's creates go last: most are matched
-            groups.remove((ActionKind.CREATE, indexed))
-            groups.append((ActionKind.CREATE, indexed))
+            last = groups.pop((ActionKind.CREATE, indexed), [])
+            groups[(ActionKind.CREATE, indexed)] = last
         done = 0
-        for kind, source in groups:
-            actions = spooled.group(str(kind), None if source is None else str(source))
+        for (kind, source), actions in groups.items():
             if kind in (ActionKind.DELETE, ActionKind.FORGET, ActionKind.CONFLICT):
                 counts: Iterable[int] = self._in_batches(kind, actions, report)
             else:
@@ -539,7 +497,7 @@ class Engine:
                 self._emit("apply", done, len(plan))
 
     def _in_batches(
-        self, kind: ActionKind, actions: Iterable[Action], report: SyncReport
+        self, kind: ActionKind, actions: Sequence[Action], report: SyncReport
     ) -> Iterator[int]:
         """Deletes, forgets or conflicts, a batch at a time; the size of each batch."""
         for batch in _batches(actions, self.batch_size):
@@ -559,7 +517,7 @@ class Engine:
             log.warning("Could not %s %s: %s", action.kind, action.id, exc)
             report.errors.append((f"{action.kind} {action.source}:{action.id}", exc))
 
-    def _copies(self, source: Side, actions: Iterable[Action], report: SyncReport) -> Iterator[int]:
+    def _copies(self, source: Side, actions: Sequence[Action], report: SyncReport) -> Iterator[int]:
         """Creates, updates and restores from ``source``, applied a batch at a time; the
         number of actions each batch settled.
 
@@ -718,17 +676,16 @@ class Engine:
     def _index_new_on_both_sides(self, plan: Plan) -> Side | None:
         """When both sides have new items (a first sync of two full collections), fetch
         the smaller set once and index it by UID and content, so that the other side's
-        new items are matched instead of duplicated; return the indexed side. (The
-        index is held in memory: a small record per new item of the smaller side.)"""
-        spooled = plan.actions
-        assert isinstance(spooled, SpooledActions)
-        creates = {side: plan.count(ActionKind.CREATE, side.other) for side in Side}
+        new items are matched instead of duplicated; return the indexed side."""
+        creates: dict[Side, list[str]] = {Side.LOCAL: [], Side.REMOTE: []}
+        for action in plan.actions:
+            if action.kind is ActionKind.CREATE and action.source and action.id:
+                creates[action.source].append(action.id)
         if not all(creates.values()):
             return None
-        smaller = min(Side, key=lambda side: creates[side])
-        ids = (a.id for a in spooled.group(str(ActionKind.CREATE), str(smaller)) if a.id)
+        smaller = min(Side, key=lambda side: len(creates[side]))
         index: dict[Any, _Seen] = {}
-        for entry in self._fetch(smaller, ids):
+        for entry in self._fetch(smaller, creates[smaller]):
             seen = _seen(entry)
             if seen.uid is not None:
                 index.setdefault(("uid", seen.uid), seen)
@@ -878,42 +835,6 @@ class Engine:
     def _emit(self, phase: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(Progress(phase, done, total))
-
-
-_TOUCHED = "changed, deleted, local_id, local_version, remote_id, remote_version, hash, uid"
-_TOUCH = (
-    f"INSERT INTO touched (key, {_TOUCHED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-    "ON CONFLICT (key) DO UPDATE SET changed = changed | excluded.changed, "
-    "deleted = deleted | excluded.deleted"
-)
-_NEW = "INSERT INTO new (side, id) VALUES (?, ?)"
-_ACTION = (
-    "INSERT INTO actions (kind, source, target, id, key, local_id, local_version, remote_id, "
-    "remote_version, hash, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _action_row(action: Action) -> tuple[Any, ...]:
-    """``action`` as a row of the spool's ``actions`` table (after its ``n``)."""
-    pair = action.pair
-    values = pair_values(pair) if pair is not None else (None,) * 6
-    return (str(action.kind), _name(action.source), _name(action.target), action.id,
-            pair.key if pair is not None else None, *values)  # fmt: skip
-
-
-def _action_of_row(row: Sequence[Any]) -> Action:
-    """The :class:`Action` of an ``actions`` row (with a new copy of its pair)."""
-    kind, source, target, item_id, key, *values = row
-    pair = pair_of(key, values) if values[4] is not None else None  # a pair has a hash
-    return Action(ActionKind(kind), _side(source), _side(target), item_id, pair)
-
-
-def _name(side: Side | None) -> str | None:
-    return None if side is None else str(side)
-
-
-def _side(name: str | None) -> Side | None:
-    return None if name is None else Side(name)
 
 
 def _pair_action(pair: Pair, changed: set[Side], deleted: set[Side]) -> Action:
