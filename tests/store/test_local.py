@@ -277,3 +277,22 @@ def test_entries_carry_the_stored_bytes_and_none_for_headers_only_mail(store: Lo
     raw = store.collection(tasks).get_one(ref.id).raw
     assert raw is not None
     assert raw.startswith(b"BEGIN:VCALENDAR")
+
+
+def test_a_full_listing_sees_every_pair_past_the_first_chunk(
+    store: LocalStore, server: MemoryBackend
+) -> None:
+    """The status reads its pairs a chunk at a time: a verify run (both sides listed in
+    full) must still find the deletions among the last pairs."""
+    remote = server.collection("remote-tasks")
+    for n in range(1100):  # more than two chunks of pairs
+        remote.create(Task.new(f"task {n}"))
+    store.create_folder("tasks", FolderKind.TASKS)
+    binding = store.bind("tasks", server, "remote-tasks")
+    assert binding.sync().created[Side.LOCAL] == 1100
+    last = remote.list()[-3:]
+    for ref in last:
+        remote.delete(ref.id, if_match=ref.version)
+    report = binding.sync(verify=True)
+    assert report.deleted == {Side.LOCAL: 3, Side.REMOTE: 0}
+    assert len(binding.local.list()) == 1097
