@@ -10,8 +10,8 @@ Each figure is the best of several runs, so the numbers are comparable between r
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
+
+from _timing import best
 
 ZONES = {
     "Europe/Berlin": ("+0100", "+0200", "CET", "CEST", "-1SU;BYMONTH=10", "-1SU;BYMONTH=3"),
@@ -102,16 +102,6 @@ def stream(events: int) -> bytes:
     return b"\r\n".join(fold(line) for line in lines) + b"\r\n"
 
 
-def best(runs: int, work: Callable[[], object]) -> float:
-    """The best wall time of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,12 +118,12 @@ def main() -> None:
     ical.serialize(ical.parse(data))
     icalendar.Calendar.from_ical(data).to_ical()
 
-    ours_parse = best(args.runs, lambda: ical.parse(data))
+    ours_parse = best(lambda: ical.parse(data), args.runs)
     calendar = ical.parse(data)
-    ours_write = best(args.runs, lambda: ical.serialize(calendar))
-    theirs_parse = best(args.runs, lambda: icalendar.Calendar.from_ical(data))
+    ours_write = best(lambda: ical.serialize(calendar), args.runs)
+    theirs_parse = best(lambda: icalendar.Calendar.from_ical(data), args.runs)
     parsed = icalendar.Calendar.from_ical(data)
-    theirs_write = best(args.runs, parsed.to_ical)
+    theirs_write = best(parsed.to_ical, args.runs)
     assert ical.serialize(calendar) == data, "the benchmark data must round-trip exactly"
 
     print(f"{args.events} events, {len(data) / 1024:.0f} KiB, best of {args.runs} runs")

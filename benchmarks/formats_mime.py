@@ -20,11 +20,11 @@ best of ``--runs`` repetitions.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+
+from _timing import best
 
 from openprotocols.formats import mime
 
@@ -81,16 +81,6 @@ def with_openprotocols_headers(blocks: list[bytes]) -> None:
         mime.parse_headers(block)
 
 
-def best(function: Callable[[list[bytes]], None], data: list[bytes], runs: int) -> float:
-    """The best wall time of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function(data)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     """Run the comparison and print a table."""
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,13 +90,13 @@ def main() -> None:
     data = messages(options.count)
     size = sum(map(len, data)) / 1024
     print(f"{options.count} messages, {size:.0f} KiB, best of {options.runs}")
-    baseline = best(with_email, data, options.runs)
+    baseline = best(lambda: with_email(data), options.runs)
     rows = [
         ("email parsebytes + as_bytes", baseline),
-        ("openprotocols parse + serialize", best(with_openprotocols, data, options.runs)),
+        ("openprotocols parse + serialize", best(lambda: with_openprotocols(data), options.runs)),
         (
             "openprotocols parse + text_body + serialize",
-            best(with_openprotocols_and_body, data, options.runs),
+            best(lambda: with_openprotocols_and_body(data), options.runs),
         ),
     ]
     for name, seconds in rows:
@@ -115,10 +105,13 @@ def main() -> None:
             f"{seconds / baseline:5.2f}x"
         )
     blocks = header_blocks(data)
-    header_baseline = best(with_email_headers, blocks, options.runs)
+    header_baseline = best(lambda: with_email_headers(blocks), options.runs)
     header_rows = [
         ("email parsebytes(headersonly) + envelope", header_baseline),
-        ("openprotocols parse_headers", best(with_openprotocols_headers, blocks, options.runs)),
+        (
+            "openprotocols parse_headers",
+            best(lambda: with_openprotocols_headers(blocks), options.runs),
+        ),
     ]
     print(f"header blocks only, {sum(map(len, blocks)) / 1024:.0f} KiB")
     for name, seconds in header_rows:

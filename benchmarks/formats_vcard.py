@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 from datetime import date
 
 import attrs
 import vobject
+from _timing import best
 
 from openprotocols.formats import vcard
 from openprotocols.model import RawProperty
@@ -74,16 +73,6 @@ def contacts(count: int) -> list[Contact]:
             )
         )
     return out
-
-
-def best(function: Callable[[], object], runs: int) -> float:
-    """The fastest of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def ours(data: bytes) -> bytes:

@@ -27,10 +27,9 @@ as Dovecot-like responses built here (no root needed; BODYSTRUCTUREs simpler).
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from imapclient.response_parser import parse_fetch_response
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmarks
 
 import imap_mirror
+from _timing import best
 
 from openprotocols.backends._imap import uid_set
 from openprotocols.backends._imapfetch import parse_fetch
@@ -113,16 +113,6 @@ def with_ours(batches: Batches) -> list[Any]:
     return [parse_fetch(data) for data in batches]
 
 
-def best(function: Callable[[Batches], object], batches: Batches, runs: int) -> float:
-    """The best wall time of ``runs`` passes, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function(batches)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     """Capture (or build) the responses, check both parsers agree, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -146,8 +136,8 @@ def main() -> None:
             for data in batches
             for chunk in data
         )
-        reference = best(with_imapclient, batches, args.runs)
-        fast = best(with_ours, batches, args.runs)
+        reference = best(functools.partial(with_imapclient, batches), args.runs)
+        fast = best(functools.partial(with_ours, batches), args.runs)
         print(
             f"  {name:8} {lines / 1024:13.0f} {reference * 1000:8.1f} ms {fast * 1000:6.1f} ms "
             f"{reference / fast:5.1f}x {declined:>8}"
