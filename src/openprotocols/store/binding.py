@@ -34,6 +34,7 @@ from openprotocols.sync import (
 )
 
 from . import _records
+from ._spool import SqliteSpool
 
 if TYPE_CHECKING:
     from openprotocols.backends.base import Backend, Collection
@@ -62,6 +63,10 @@ class SqliteStatus:
     def _begin(self) -> None:
         if not self.db.in_transaction:
             self.db.begin()
+
+    def spool(self) -> SqliteSpool:
+        """A temporary database for one run's changes and plan (:mod:`._spool`)."""
+        return SqliteSpool()
 
     def state(self, side: Side) -> str | None:
         column = "local_state" if side is Side.LOCAL else "remote_state"

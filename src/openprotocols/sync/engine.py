@@ -13,7 +13,9 @@ One run
    replaced collection) is turned into the same shape: what is listed with a new version
    changed, what the status knows but is not listed is gone. An error here — the server
    offline, a refused login — ends the run before anything is written: an error is never
-   read as a deletion.
+   read as a deletion. The changes go to the run's :class:`~openprotocols.sync.plan.Spool`
+   (the status provides it: the local store's is a temporary SQLite database), and so
+   does the plan: the engine's memory does not grow with the collections.
 2. **Plan.** Each change is matched to its :class:`~openprotocols.sync.status.Pair` by id,
    giving one :class:`Action` per item (create, update, delete, conflict, restore, forget).
    Items that are new on a side while pairs of that side vanished — a UIDVALIDITY change,
@@ -53,10 +55,11 @@ side; changes that would go the other way are counted in :attr:`SyncReport.skipp
 
 from __future__ import annotations
 
-import enum
 import functools
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import attrs
@@ -74,6 +77,7 @@ from openprotocols.model._base import Item, RawProperty
 from openprotocols.model.bindings import ConflictPolicy, Direction
 
 from ._hash import content_hash
+from .plan import Action, ActionKind, Plan, Spool
 from .status import Kept, KeptReason, Pair, Side, Status
 
 __all__ = [
@@ -89,57 +93,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 AnyCollection = Collection[Any]
-
-
-class ActionKind(enum.StrEnum):
-    """What an :class:`Action` does to its target side."""
-
-    CREATE = "create"
-    """A new item on the source side is created on the target side."""
-    UPDATE = "update"
-    """A changed item is written over its counterpart."""
-    DELETE = "delete"
-    """An item deleted on the source side is deleted on the target side."""
-    RESTORE = "restore"
-    """An item edited on the source side but deleted on the target side is re-created
-    there: an edit beats a delete."""
-    CONFLICT = "conflict"
-    """Both sides changed the item; the conflict policy decides (equal contents are no
-    conflict)."""
-    FORGET = "forget"
-    """Both sides deleted the item; only the pair goes."""
-
-
-@attrs.frozen
-class Action:
-    """One planned step. ``source`` is the side whose change it carries (``None`` for a
-    conflict or a forget), ``target`` the side it writes (``None`` for those too)."""
-
-    kind: ActionKind
-    source: Side | None
-    target: Side | None
-    id: str | None
-    """The item's id on the source side (for a conflict: on the local side)."""
-    pair: Pair | None = attrs.field(default=None, eq=False, repr=False)
-
-
-@attrs.frozen
-class Plan:
-    """What a run would do. ``skipped`` counts changes the direction does not carry."""
-
-    actions: tuple[Action, ...]
-    full: frozenset[Side] = frozenset()
-    """The sides whose changes came as a full listing."""
-    skipped: int = 0
-    reassociated: int = 0
-    """Pairs whose ids were re-associated on one side (a UIDVALIDITY change)."""
-
-    def count(self, kind: ActionKind, target: Side | None = None) -> int:
-        """How many actions of ``kind`` (writing ``target``, if given) there are."""
-        return sum(1 for a in self.actions if a.kind is kind and target in (None, a.target))
-
-    def __len__(self) -> int:
-        return len(self.actions)
 
 
 @attrs.frozen
@@ -226,10 +179,10 @@ class SyncReport:
         return not self.errors and not self.offline
 
 
-@attrs.define
+@attrs.frozen
 class _Delta:
-    changed: dict[str, str]
-    deleted: set[str]
+    """One side's changes: the ids and versions themselves are in the spool."""
+
     state: str
     full: bool
     listed: int
@@ -279,6 +232,7 @@ class Engine:
         self.batch_size = batch_size
         self.verify = verify
         self._deltas: dict[Side, _Delta] = {}
+        self._spool: Spool  # a new one for every plan(), which the plan keeps
         self._moved: dict[tuple[Side, str], Pair] = {}  # re-associated, saved on execution
         self._moved_keys: dict[int, Pair] = {}  # the same, by pair key: the run's copy
         self._written: dict[Side, dict[str, str | None]] = {Side.LOCAL: {}, Side.REMOTE: {}}
@@ -294,17 +248,17 @@ class Engine:
     # -- 1. changes ----------------------------------------------------------------
 
     def _delta(self, side: Side) -> _Delta:
+        """Spool ``side``'s changes: what changed, with its version, and what is gone
+        (for a full listing: the ids the pairs know that the listing lacks)."""
         since = None if self.verify else self.status.state(side)
         changes: Changes = self.sides[side].changes(since)
-        changed = {ref.id: ref.version for ref in changes.changed}
-        if not changes.full:
-            return _Delta(changed, set(changes.deleted), changes.state, False, len(changed))
-        gone = {
-            item_id
-            for pair in self.status.pairs()
-            if (item_id := pair.id(side)) is not None and item_id not in changed
-        }
-        return _Delta(changed, gone, changes.state, True, len(changed))
+        spool = self._spool
+        spool.add_changed(side, changes.changed)
+        if changes.full:
+            spool.add_deleted(side, (i for p in self.status.pairs() if (i := p.id(side))))
+        else:
+            spool.add_deleted(side, changes.deleted)
+        return _Delta(changes.state, changes.full, spool.count_changed(side))
 
     # -- 2. plan -------------------------------------------------------------------
 
@@ -314,40 +268,42 @@ class Engine:
         :raises MassChangeError: the guard stopped the run.
         :raises BackendError: a side's changes could not be read (e.g. offline).
         """
+        self._spool = spool = self.status.spool()
+        self._moved.clear()
+        self._moved_keys.clear()
         self._emit("changes", 0, 2)
         self._deltas = {side: self._delta(side) for side in Side}
         self._emit("changes", 2, 2)
         reassociated = sum(self._reassociate(side) for side in Side)
-        actions: list[Action] = []
-        touched: dict[int, dict[str, set[Side]]] = {}
-        pairs: dict[int, Pair] = {}
-        new: dict[Side, list[str]] = {Side.LOCAL: [], Side.REMOTE: []}
-        for side, delta in self._deltas.items():
-            for item_id, version in delta.changed.items():
+        for side in Side:
+            for item_id, version in spool.changed(side):
                 pair = self._pair_of(side, item_id)
                 if pair is None:
-                    new[side].append(item_id)
+                    spool.append(f"new {side}", item_id)
                 elif pair.version(side) != version:
-                    assert pair.key is not None
-                    pairs[pair.key] = pair
-                    touched.setdefault(pair.key, {}).setdefault("changed", set()).add(side)
-            for item_id in delta.deleted:
+                    spool.touch(pair, side, deleted=False)
+            for item_id in spool.deleted(side):
                 pair = self._pair_of(side, item_id)
                 if pair is not None and pair.key is not None:
-                    pairs[pair.key] = pair
-                    touched.setdefault(pair.key, {}).setdefault("deleted", set()).add(side)
-        for key, what in touched.items():
-            changed, deleted = what.get("changed", set()), what.get("deleted", set())
-            # a copy: execution updates it before writing, and a failed write must not
-            # leave those updates in a status that hands out its own pairs
-            actions.append(_pair_action(attrs.evolve(pairs[key]), changed, deleted))
-        for side, ids in new.items():
-            actions.extend(Action(ActionKind.CREATE, side, side.other, item_id) for item_id in ids)
-        allowed = [a for a in actions if self._allowed(a)]
+                    spool.touch(pair, side, deleted=True)
+        # each touched pair is a copy: execution updates it before writing, and a
+        # failed write must not leave those updates in the status's own pairs
+        touched = (_pair_action(*touch) for touch in spool.touched())
+        created = (
+            Action(ActionKind.CREATE, side, side.other, item_id)
+            for side in Side
+            for item_id in spool.queue(f"new {side}")
+        )
+        skipped = 0
+        for action in itertools.chain(touched, created):
+            if self._allowed(action):
+                spool.add_action(action)
+            else:
+                skipped += 1
         plan = Plan(
-            tuple(allowed),
+            spool.actions(),
             frozenset(side for side, delta in self._deltas.items() if delta.full),
-            skipped=len(actions) - len(allowed),
+            skipped=skipped,
             reassociated=reassociated,
         )
         self._check_guard(plan)
@@ -381,16 +337,20 @@ class Engine:
 
     def _reassociate(self, side: Side) -> int:
         """Give pairs whose ``side`` id vanished the new ids of the same items (by UID,
-        then content); return how many. Only runs when a side has both."""
-        delta = self._deltas[side]
-        vanished = [p for i in delta.deleted if (p := self._pair_of(side, i)) is not None]
-        fresh = [i for i in delta.changed if self.status.pair(side, i) is None]
-        if not vanished or not fresh:
+        then content); return how many. Only runs when a side has both; the vanished
+        pairs are then held in memory (a UIDVALIDITY change: all of the side's)."""
+        spool = self._spool
+        vanished = [p for i in spool.deleted(side) if (p := self._pair_of(side, i)) is not None]
+        if not vanished:
             return 0
+        fresh = f"fresh {side}"  # a queue: the collection may read it in another thread
+        for item_id, _ in spool.changed(side):
+            if self.status.pair(side, item_id) is None:
+                spool.append(fresh, item_id)
         by_uid = {p.uid: p for p in vanished if p.uid is not None}
         by_hash = {p.hash: p for p in vanished}
         count = 0
-        for entry in self._fetch(side, fresh):
+        for entry in self._fetch(side, spool.queue(fresh)):
             seen = _seen(entry)
             pair = by_uid.pop(seen.uid, None) if seen.uid is not None else None
             if pair is None:
@@ -404,7 +364,7 @@ class Engine:
             if moved.key is not None:
                 self._moved_keys[moved.key] = moved
             if old_id is not None:
-                delta.deleted.discard(old_id)
+                spool.undelete(side, old_id)
             count += 1
         if count:
             log.info("Re-associated %d items on the %s side by UID and content", count, side)
@@ -474,15 +434,14 @@ class Engine:
     def _execute(self, plan: Plan, report: SyncReport) -> None:
         for pair in self._moved_keys.values():
             self.status.save(pair)
+        groups = plan.actions.groups()
         indexed = self._index_new_on_both_sides(plan)
-        groups: dict[tuple[ActionKind, Side | None], list[Action]] = {}
-        for action in plan.actions:
-            groups.setdefault((action.kind, action.source), []).append(action)
         if indexed is not None:  # the indexed side's creates go last: most are matched
-            last = groups.pop((ActionKind.CREATE, indexed), [])
-            groups[(ActionKind.CREATE, indexed)] = last
+            groups.remove((ActionKind.CREATE, indexed))
+            groups.append((ActionKind.CREATE, indexed))
         done = 0
-        for (kind, source), actions in groups.items():
+        for kind, source in groups:
+            actions = plan.actions.group(kind, source)
             if kind in (ActionKind.DELETE, ActionKind.FORGET, ActionKind.CONFLICT):
                 counts: Iterable[int] = self._in_batches(kind, actions, report)
             else:
@@ -497,7 +456,7 @@ class Engine:
                 self._emit("apply", done, len(plan))
 
     def _in_batches(
-        self, kind: ActionKind, actions: Sequence[Action], report: SyncReport
+        self, kind: ActionKind, actions: Iterable[Action], report: SyncReport
     ) -> Iterator[int]:
         """Deletes, forgets or conflicts, a batch at a time; the size of each batch."""
         for batch in _batches(actions, self.batch_size):
@@ -517,7 +476,7 @@ class Engine:
             log.warning("Could not %s %s: %s", action.kind, action.id, exc)
             report.errors.append((f"{action.kind} {action.source}:{action.id}", exc))
 
-    def _copies(self, source: Side, actions: Sequence[Action], report: SyncReport) -> Iterator[int]:
+    def _copies(self, source: Side, actions: Iterable[Action], report: SyncReport) -> Iterator[int]:
         """Creates, updates and restores from ``source``, applied a batch at a time; the
         number of actions each batch settled.
 
@@ -676,16 +635,15 @@ class Engine:
     def _index_new_on_both_sides(self, plan: Plan) -> Side | None:
         """When both sides have new items (a first sync of two full collections), fetch
         the smaller set once and index it by UID and content, so that the other side's
-        new items are matched instead of duplicated; return the indexed side."""
-        creates: dict[Side, list[str]] = {Side.LOCAL: [], Side.REMOTE: []}
-        for action in plan.actions:
-            if action.kind is ActionKind.CREATE and action.source and action.id:
-                creates[action.source].append(action.id)
+        new items are matched instead of duplicated; return the indexed side. (The
+        index is held in memory: a small record per new item of the smaller side.)"""
+        creates = {side: plan.count(ActionKind.CREATE, side.other) for side in Side}
         if not all(creates.values()):
             return None
-        smaller = min(Side, key=lambda side: len(creates[side]))
+        smaller = min(Side, key=lambda side: creates[side])
+        ids = (a.id for a in plan.actions.group(ActionKind.CREATE, smaller) if a.id)
         index: dict[Any, _Seen] = {}
-        for entry in self._fetch(smaller, creates[smaller]):
+        for entry in self._fetch(smaller, ids):
             seen = _seen(entry)
             if seen.uid is not None:
                 index.setdefault(("uid", seen.uid), seen)
@@ -837,7 +795,7 @@ class Engine:
             self.progress(Progress(phase, done, total))
 
 
-def _pair_action(pair: Pair, changed: set[Side], deleted: set[Side]) -> Action:
+def _pair_action(pair: Pair, changed: AbstractSet[Side], deleted: AbstractSet[Side]) -> Action:
     """The action for a known pair, from which sides changed and which deleted it."""
     if len(deleted) == 2:
         return Action(ActionKind.FORGET, None, None, pair.local_id, pair)

@@ -16,11 +16,14 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
 from openprotocols.model._base import Item
+
+if TYPE_CHECKING:
+    from .plan import Spool
 
 __all__ = ["Kept", "KeptReason", "MemoryStatus", "Pair", "Side", "Status"]
 
@@ -137,6 +140,11 @@ class Status(Protocol):
         did; it is used up by the run that applies it."""
         ...
 
+    def spool(self) -> Spool:
+        """A new, empty scratch space for one run's changes and plan
+        (:class:`~openprotocols.sync.plan.Spool`); it goes when the plan goes."""
+        ...
+
 
 class MemoryStatus:
     """A :class:`Status` in memory: for tests, and for syncing two servers directly."""
@@ -196,3 +204,8 @@ class MemoryStatus:
 
     def decision(self, pair: Pair) -> Side | None:
         return self.decisions.pop(pair.local_id, None) if pair.local_id else None
+
+    def spool(self) -> Spool:
+        from .plan import MemorySpool  # here: the plan module imports this one
+
+        return MemorySpool()
