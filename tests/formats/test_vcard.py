@@ -12,7 +12,7 @@ import pytest
 from openprotocols.errors import ConfigurationError, ParseError
 from openprotocols.formats import vcard
 from openprotocols.formats._contentline import read_lines
-from openprotocols.formats._vcard_values import join_qp_soft_breaks
+from openprotocols.formats._vcard_values import fold_qp, join_qp_soft_breaks
 from openprotocols.model import RawProperty
 from openprotocols.model.contacts import (
     AddressKind,
@@ -786,3 +786,16 @@ def test_latin1_3_0_card_edit() -> None:
     out, contact = edit(data, display_name="Юрий")
     assert b"FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=D0=AE=D1=80=D0=B8=D0=B9\r\n" in out
     assert one(out) == contact
+
+
+@pytest.mark.parametrize("width", [73, 74, 75, 76])
+def test_a_quoted_printable_line_whose_parameters_fill_a_line_stays_within_75_octets(
+    width: int,
+) -> None:
+    """The name and parameters end at the fold limit: no room for a soft break's "=",
+    so the value starts on an ordinary folded line (found by hypothesis: 76 octets)."""
+    prefix = "TEL;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE;X-P="
+    line = f"{prefix}{'x' * (width - len(prefix) - 1)}:=C3=A9 caf=C3=A9 " + "=41" * 40
+    folded = fold_qp(line)
+    assert all(len(piece) <= 75 for piece in folded.split(b"\r\n")), folded
+    assert join_qp_soft_breaks(folded).replace(b"\r\n ", b"") == line.encode()

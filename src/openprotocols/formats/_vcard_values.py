@@ -172,8 +172,12 @@ def fold_qp(text: str, encoding: str = "utf-8") -> bytes:
     while len(value) - start > FOLD_OCTETS - len(current):
         room = FOLD_OCTETS - 1 - len(current)  # keep one octet for the "="
         if room < 3:
-            pieces.append(current + b"=" if current.strip() else current)
-            current = b""
+            if current.strip() and len(current) < FOLD_OCTETS:
+                pieces.append(current + b"=")  # a soft break: the next line is literal
+                current = b""
+            else:  # no room even for the "=": an ordinary fold, the next line indented
+                pieces.append(current)
+                current = b" "
             continue
         end = start + room
         if value[end - 1 : end] == b"=":
