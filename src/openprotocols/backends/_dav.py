@@ -57,15 +57,18 @@ from __future__ import annotations
 import abc
 import collections
 import email.utils
+import functools
 import hashlib
 import logging
 import re
+import tempfile
 import threading
 import time
 import urllib.parse
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import attrs
 from lxml import etree
@@ -79,6 +82,7 @@ from openprotocols.backends.base import (
     Collection,
     Entry,
     ItemRef,
+    Listing,
     TokenProvider,
 )
 from openprotocols.errors import (
@@ -99,7 +103,7 @@ from openprotocols.errors import (
     ServerError,
     TimeoutError,
 )
-from openprotocols.formats._xml import local_name, parse_xml
+from openprotocols.formats._xml import iter_xml, local_name, parse_xml
 from openprotocols.model._base import Item
 from openprotocols.model.accounts import AuthMechanism
 from openprotocols.model.folders import Folder, FolderKind
@@ -139,6 +143,14 @@ MAX_BODY = 64 * 1024 * 1024
 """The largest answer body read, in bytes (a multiget batch of cards with photos)."""
 
 _CHUNK = 64 * 1024
+
+SPILL = 64 * 1024
+"""How much of a spilled answer (a long sync listing) stays in memory; the rest goes
+to a temporary file."""
+
+_HELD_REFS = 256
+"""A sync listing of up to this many refs is read into a tuple; a longer one is left
+in its temporary file (a :class:`~openprotocols.backends.base.Listing`)."""
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)?\s+(\d{3})")
 _WRITE_METHODS = frozenset({"PUT", "DELETE", "MKCOL", "MKCALENDAR", "PROPPATCH", "POST"})
 # RFC 3986 sub-delims, ':' and '@' may stand unencoded in a path segment.
@@ -191,13 +203,16 @@ def origin(url: str) -> tuple[str, str, int]:
 @attrs.frozen
 class Reply:
     """An HTTP answer: the method and URL asked, status, headers, and the body (read in
-    full, capped)."""
+    full, capped; in a temporary file for a long listing)."""
 
     method: str
     url: str
     status: int
     headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
+    spilled: IO[bytes] | None = attrs.field(default=None, repr=False, eq=False)
+    """A 207 body read into a temporary file instead of :attr:`body` (a request made
+    with ``spill=True``), at its start."""
 
     def header(self, name: str) -> str | None:
         """The header ``name`` (case-insensitive), or ``None``."""
@@ -259,12 +274,42 @@ class Multistatus:
 class SyncPage:
     """One page of a sync-collection report (RFC 6578)."""
 
-    changed: tuple[tuple[str, str], ...]
-    """``(href, etag)`` of members created or changed."""
+    changed: Listing
+    """The refs (href, etag) of members created or changed, read from the answer
+    spilled to a temporary file (a first sync of a large collection lists them all)."""
     deleted: tuple[str, ...]
     token: str
     truncated: bool
     """The server sent a 507 for the collection: ask again with ``token`` for the rest."""
+
+
+class _SyncListing(Listing):
+    """The members a sync-collection answer lists as changed, read again from the
+    spilled answer at each iteration (not from two threads at once). Created by reading
+    the answer once: that checks all of it and finds its token, its deletions (as many
+    as the changes since the token) and whether it was truncated."""
+
+    def __init__(self, events: Callable[[], Iterator[tuple[str, str, str]]]) -> None:
+        self._events = events
+        self.deleted: list[str] = []
+        self.token: str | None = None
+        self.truncated = False
+        self._count = 0
+        for kind, value, _ in events():
+            if kind == "changed":
+                self._count += 1
+            elif kind == "deleted":
+                self.deleted.append(value)
+            elif kind == "truncated":
+                self.truncated = True
+            else:
+                self.token = value
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[ItemRef]:
+        return (ItemRef(href, etag) for kind, href, etag in self._events() if kind == "changed")
 
 
 def _is_tag(node: etree._Element) -> bool:
@@ -340,18 +385,26 @@ class DavClient:
         *,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        spill: bool = False,
     ) -> Reply:
         """Send one request and read the answer; never follow a redirect (see :meth:`check`
-        and :meth:`error` for turning the answer into a typed error).
+        and :meth:`error` for turning the answer into a typed error). With ``spill``, a
+        207 body goes to :attr:`Reply.spilled`, a temporary file that holds up to
+        :data:`SPILL` bytes in memory, instead of :attr:`Reply.body`.
 
         :raises ConnectionError, TimeoutError, ConnectionSecurityError: network failures.
         :raises ProtocolError: the body exceeds :attr:`max_body`.
         """
         with self._lock:
-            return self._request(method, url, body, headers)
+            return self._request(method, url, body, headers, spill)
 
     def _request(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        spill: bool,
     ) -> Reply:
         import niquests
         from urllib3.exceptions import HTTPError as Urllib3Error
@@ -380,7 +433,7 @@ class DavClient:
                 f"{method} {url} failed: {exc}", backend=self.backend, url=url
             ) from exc
         try:
-            return self._read(response, method, url)
+            return self._read(response, method, url, spill)
         except niquests.exceptions.Timeout as exc:
             raise TimeoutError(
                 f"reading the answer to {method} {url} timed out", backend=self.backend, url=url
@@ -394,7 +447,7 @@ class DavClient:
         finally:
             response.close()
 
-    def _read(self, response: niquests.Response, method: str, url: str) -> Reply:
+    def _read(self, response: niquests.Response, method: str, url: str, spill: bool) -> Reply:
         status = int(response.status_code or 0)
         headers = dict(response.headers.items())
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -404,13 +457,23 @@ class DavClient:
         if length.isdigit() and int(length) > self.max_body:
             raise self._too_big(url, status)
         chunks: list[bytes] = []
+        # the Reply owns the file; it goes when the reply does
+        spilled = tempfile.SpooledTemporaryFile(SPILL) if spill and status == 207 else None  # noqa: SIM115
         size = 0
-        for chunk in response.iter_content(_CHUNK):
-            size += len(chunk)
-            if size > self.max_body:
-                raise self._too_big(url, status)
-            chunks.append(chunk)
-        return Reply(method, url, status, _Headers(lowered), b"".join(chunks))
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > self.max_body:
+                    raise self._too_big(url, status)
+                if spilled is None:
+                    chunks.append(chunk)
+                else:
+                    spilled.write(chunk)
+        except BaseException:
+            if spilled is not None:
+                spilled.close()
+            raise
+        return Reply(method, url, status, _Headers(lowered), b"".join(chunks), spilled)
 
     def _too_big(self, url: str, status: int) -> ProtocolError:
         return ProtocolError(
@@ -478,13 +541,7 @@ class DavClient:
             an href or with a status line that is not one.
         """
         if reply.status != 207:
-            if 200 <= reply.status < 300:
-                raise ProtocolError(
-                    f"HTTP {reply.status} from {reply.url}: expected a 207 multistatus",
-                    backend=self.backend,
-                    url=reply.url,
-                )
-            raise self.error(reply)
+            raise self._not_multistatus(reply)
         root = self.parse(reply)
         if root.tag != f"{{{DAV}}}multistatus":
             raise self._unexpected(reply, f"a <{local_name(root)}> instead of a multistatus")
@@ -498,6 +555,16 @@ class DavClient:
             elif child.tag == f"{{{DAV}}}sync-token":
                 token = (child.text or "").strip()
         return Multistatus(tuple(responses), token)
+
+    def _not_multistatus(self, reply: Reply) -> BackendError:
+        """The error for an answer that should have been a 207 multistatus."""
+        if 200 <= reply.status < 300:
+            return ProtocolError(
+                f"HTTP {reply.status} from {reply.url}: expected a 207 multistatus",
+                backend=self.backend,
+                url=reply.url,
+            )
+        return self.error(reply)
 
     def _response(self, reply: Reply, node: etree._Element) -> PropResponse:
         href: str | None = None
@@ -573,12 +640,14 @@ class DavClient:
             raise NotFoundError(f"{url} does not exist", backend=self.backend, url=url)
         return response
 
-    def report(self, url: str, body: etree._Element, *, depth: int | None) -> Reply:
-        """Send a REPORT; the raw reply (a 207 for success)."""
+    def report(
+        self, url: str, body: etree._Element, *, depth: int | None, spill: bool = False
+    ) -> Reply:
+        """Send a REPORT; the raw reply (a 207 for success; ``spill``: see :meth:`request`)."""
         headers = {"Content-Type": "application/xml; charset=utf-8"}
         if depth is not None:
             headers["Depth"] = str(depth)
-        return self.request("REPORT", url, body=_to_bytes(body), headers=headers)
+        return self.request("REPORT", url, body=_to_bytes(body), headers=headers, spill=spill)
 
     def sync_collection(self, url: str, token: str, props: Sequence[str]) -> SyncPage:
         """One sync-collection REPORT (RFC 6578) from ``token`` (``""``: initial sync).
@@ -592,7 +661,7 @@ class DavClient:
             element(f"{{{DAV}}}sync-level", text="1"),
             element(f"{{{DAV}}}prop", *map(element, props)),
         )
-        reply = self.report(url, body, depth=None)
+        reply = self.report(url, body, depth=None, spill=True)
         if reply.status in (400, 403, 409, 412) and token:
             conditions = preconditions(reply)
             if "valid-sync-token" in conditions or reply.status != 400:
@@ -601,28 +670,54 @@ class DavClient:
                     backend=self.backend,
                     url=url,
                 )
-        answer = self.multistatus(reply)
-        if answer.sync_token is None:
-            raise self._unexpected(reply, "a sync-collection answer without a <sync-token>")
+        spilled = reply.spilled
+        if spilled is None:  # not a 207
+            raise self._not_multistatus(reply)
+        try:
+            listing = _SyncListing(functools.partial(self._sync_events, reply, url))
+            if listing.token is None:
+                raise self._unexpected(reply, "a sync-collection answer without a <sync-token>")
+        except BaseException:
+            spilled.close()
+            raise
+        weakref.finalize(listing, spilled.close)  # the file goes with the listing
+        return SyncPage(listing, tuple(listing.deleted), listing.token, listing.truncated)
+
+    def _sync_events(self, reply: Reply, url: str) -> Iterator[tuple[str, str, str]]:
+        """Read a spilled sync-collection answer from its start, one ``<response>`` at a
+        time: ``("changed", href, etag)``, ``("deleted", href, "")``, ``("truncated",
+        href, "")`` (a 507 for the collection) and ``("token", token, "")``."""
+        assert reply.spilled is not None
+        reply.spilled.seek(0)
         own = canonical_href(url, url)
-        changed: list[tuple[str, str]] = []
-        deleted: list[str] = []
-        truncated = False
-        for response in answer.responses:
-            href = canonical_href(response.href, url)
-            if href == own:
-                truncated = truncated or response.status == 507
-                continue
-            if href.endswith("/"):
-                continue  # a sub-collection is not an item
-            if response.status in (404, 410):
-                deleted.append(href)
-                continue
-            etag = response.text(f"{{{DAV}}}getetag")
-            if not etag:
-                raise self._unexpected(reply, f"no ETag for {href}")
-            changed.append((href, etag))
-        return SyncPage(tuple(changed), tuple(deleted), answer.sync_token, truncated)
+        nodes = iter_xml(reply.spilled, format="WebDAV")
+        try:
+            root = next(nodes)
+            if root.tag != f"{{{DAV}}}multistatus":
+                raise self._unexpected(reply, f"a <{local_name(root)}> instead of a multistatus")
+            for node in nodes:
+                if node.tag == f"{{{DAV}}}sync-token":
+                    yield "token", (node.text or "").strip(), ""
+                    continue
+                if node.tag != f"{{{DAV}}}response":
+                    continue
+                response = self._response(reply, node)
+                href = canonical_href(response.href, url)
+                if href == own:
+                    if response.status == 507:
+                        yield "truncated", href, ""
+                elif href.endswith("/"):
+                    continue  # a sub-collection is not an item
+                elif response.status in (404, 410):
+                    yield "deleted", href, ""
+                elif etag := response.text(f"{{{DAV}}}getetag"):
+                    yield "changed", href, etag
+                else:
+                    raise self._unexpected(reply, f"no ETag for {href}")
+        except ParseError as exc:
+            raise ProtocolError(
+                f"bad XML from {reply.url}: {exc}", backend=self.backend, url=reply.url
+            ) from exc
 
     def etags(self, url: str) -> Iterator[tuple[str, str]]:
         """``(href, etag)`` of every member of the collection ``url`` (PROPFIND depth 1)."""
@@ -1248,20 +1343,27 @@ class DavCollection(Collection[Item]):
     def _listing(self) -> list[ItemRef]:
         return [ItemRef(href, etag) for href, etag in self.dav.etags(self.url)]
 
-    def _pages(self, token: str) -> tuple[dict[str, str], set[str], str]:
-        """Every page of a sync-collection from ``token``, merged (507 paged through)."""
+    def _pages(self, token: str) -> tuple[Listing | list[ItemRef], list[str], str]:
+        """Every page of a sync-collection from ``token``: the changed refs, the deleted
+        hrefs and the new token. One page (the rule) of more than :data:`_HELD_REFS`
+        refs is handed on as the listing spilled to disk; the pages of a truncated answer
+        (507) are merged in memory."""
         changed: dict[str, str] = {}
         deleted: set[str] = set()
-        for _ in range(_MAX_SYNC_PAGES):
+        for n in range(_MAX_SYNC_PAGES):
             page = self.dav.sync_collection(self.url, token, [f"{{{DAV}}}getetag"])
-            for href, etag in page.changed:
-                changed[href] = etag
-                deleted.discard(href)
+            if n == 0 and not page.truncated:
+                listed = page.changed if len(page.changed) > _HELD_REFS else list(page.changed)
+                return listed, sorted(page.deleted), page.token
+            for ref in page.changed:
+                changed[ref.id] = ref.version
+                deleted.discard(ref.id)
             for href in page.deleted:
                 changed.pop(href, None)
                 deleted.add(href)
             if not page.truncated:
-                return changed, deleted, page.token
+                refs = [ItemRef(href, etag) for href, etag in changed.items()]
+                return refs, sorted(deleted), page.token
             if page.token == token:
                 raise ProtocolError(
                     f"{self.url} truncated a sync report without advancing its token",
@@ -1277,12 +1379,11 @@ class DavCollection(Collection[Item]):
 
     def _sync(self, token: str) -> Changes:
         changed, deleted, new = self._pages(token)
-        refs = [ItemRef(href, etag) for href, etag in changed.items()]
-        return Changes(refs, sorted(deleted), f"sync:{new}")
+        return Changes(changed, deleted, f"sync:{new}")
 
     def _sync_full(self) -> Changes:
         changed, _, new = self._pages("")
-        return Changes([ItemRef(h, e) for h, e in changed.items()], (), f"sync:{new}", full=True)
+        return Changes(changed, (), f"sync:{new}", full=True)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ __all__ = [
     "Collection",
     "Entry",
     "ItemRef",
+    "Listing",
     "Provider",
     "TokenProvider",
 ]
@@ -129,6 +130,25 @@ class Entry(Generic[I]):
         return ItemRef(self.id, self.version)
 
 
+class Listing(abc.ABC):
+    """Item refs a backend keeps out of memory: a long listing it spilled to a
+    temporary file. Sized, and iterable any number of times (each time reads the refs
+    again); :attr:`Changes.changed` may be one, so that listing a collection of 100,000
+    items does not hold 100,000 refs."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[ItemRef]:
+        """The refs, read again."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """How many refs there are."""
+
+
+def _refs(value: Iterable[ItemRef]) -> tuple[ItemRef, ...] | Listing:
+    return value if isinstance(value, Listing) else tuple(value)
+
+
 @attrs.frozen
 class Changes:
     """What changed in a collection since a state.
@@ -141,9 +161,12 @@ class Changes:
     the collection holds, ``deleted`` is empty, and the caller must treat any item it knew
     that is not listed as deleted — after re-associating items by content, never as a
     mass delete.
+
+    ``changed`` is a tuple, or for a long listing a :class:`Listing` the backend keeps
+    out of memory (iterate it; ``tuple()`` it only if it is known to be small).
     """
 
-    changed: tuple[ItemRef, ...] = attrs.field(converter=to_tuple)
+    changed: tuple[ItemRef, ...] | Listing = attrs.field(converter=_refs)
     deleted: tuple[str, ...] = attrs.field(converter=to_tuple)
     state: str
     full: bool = False
@@ -193,7 +216,7 @@ class Collection(abc.ABC, Generic[I]):
 
     def list(self) -> tuple[ItemRef, ...]:
         """Every item's id and version."""
-        return self.changes(None).changed
+        return tuple(self.changes(None).changed)
 
     def get(self, ids: Iterable[str]) -> Iterator[Entry[I]]:
         """Fetch items by id, :attr:`batch_size` at a time, in no particular order.

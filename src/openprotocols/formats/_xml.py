@@ -11,12 +11,13 @@ wrong.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import IO
 
 from lxml import etree
 
 from openprotocols.errors import ParseError
 
-__all__ = ["MAX_DOCUMENT", "children", "local_name", "parse_xml", "text_of"]
+__all__ = ["MAX_DOCUMENT", "children", "iter_xml", "local_name", "parse_xml", "text_of"]
 
 MAX_DOCUMENT = 1024 * 1024
 """The largest document accepted, in bytes (Autodiscover answers are a few kilobytes)."""
@@ -62,6 +63,59 @@ def parse_xml(data: bytes, *, format: str, max_size: int = MAX_DOCUMENT) -> etre
                 line=node.sourceline,
             )
     return root
+
+
+def iter_xml(source: IO[bytes], *, format: str) -> Iterator[etree._Element]:
+    """Read a long document a piece at a time, as safely as :func:`parse_xml`: yield
+    its root element as soon as it starts (without children), then each child of the
+    root once it is complete. A child is dropped from the tree when the next one is
+    asked for, so memory holds one child at a time, whatever the document's length.
+    ``source`` is a binary file the caller already capped in size.
+
+    :raises ParseError: (while iterating) the document is not well-formed, is empty,
+        has a DOCTYPE, or contains entity references.
+    """
+    context = etree.iterparse(
+        source,
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    depth = 0
+    try:
+        for event, node in context:
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    if getattr(node.getroottree().docinfo, "doctype", None):
+                        raise ParseError("a DOCTYPE is not allowed", format=format)
+                    yield node
+                continue
+            depth -= 1
+            if depth != 1:
+                continue
+            for inner in node.iter():
+                if isinstance(inner, etree._Entity):
+                    raise ParseError(
+                        f"entity reference &{inner.name}; is not allowed",
+                        format=format,
+                        line=inner.sourceline,
+                    )
+            yield node
+            parent = node.getparent()
+            node.clear()
+            if parent is not None:
+                parent.remove(node)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+        raise ParseError(f"not well-formed XML: {exc.msg}", format=format, line=line) from exc
+    if depth == 0 and context.root is None:
+        raise ParseError("empty document", format=format)
 
 
 def local_name(element: etree._Element) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from openprotocols.backends.base import ItemRef, Listing
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
 from openprotocols.errors import ProtocolError
@@ -212,3 +213,79 @@ def test_directory_gateway(scripted: HTTPSServer, test_ca: TestCA) -> None:
     assert "addressbook-query" in query
     assert ">smi<" in query
     assert ">7<" in query
+
+
+TOKEN = "<d:sync-token>t1</d:sync-token>"
+
+
+def _sync_answer(*members: str, token: str = TOKEN) -> Response:
+    return multistatus(*members, extra=token)
+
+
+def _members(count: int) -> list[str]:
+    return [prop_response(f"/p/h/c/{n}.ics", f'<d:getetag>"{n}"</d:getetag>') for n in range(count)]
+
+
+BAD_SYNC_ANSWERS = {
+    # past the first hundred members: the whole answer is read before anything is used
+    "not well-formed late": Response.xml(
+        MS.format("".join(_members(300))).removesuffix("</d:multistatus>"), status=207
+    ),
+    "a DOCTYPE": Response.xml(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
+        + MS.format("".join(_members(300))).removeprefix('<?xml version="1.0"?>'),
+        status=207,
+    ),
+    "wrong root element": Response.xml('<d:error xmlns:d="DAV:"/>', status=207),
+    "no sync token": _sync_answer(*_members(300), token=""),
+    "a member without an ETag late": _sync_answer(
+        *_members(300), prop_response("/p/h/c/x.ics", "<d:displayname/>")
+    ),
+    "a response without href": _sync_answer(
+        *_members(300), "<d:response><d:status>HTTP/1.1 200 OK</d:status></d:response>"
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", list(BAD_SYNC_ANSWERS), ids=list(BAD_SYNC_ANSWERS))
+def test_bad_long_sync_answers_are_protocol_errors(
+    scripted: HTTPSServer, caldav: CalDAVBackend, answer: str
+) -> None:
+    """A long sync listing is read from a temporary file, a response at a time: a fault
+    anywhere in it is still a ProtocolError naming the URL, raised by ``changes()``
+    before a single ref is handed out."""
+    scripted.route("PROPFIND", "/p/h/c/", multistatus(CAL))
+    scripted.route("REPORT", "/p/h/c/", BAD_SYNC_ANSWERS[answer])
+    with pytest.raises(ProtocolError) as info:
+        caldav.collection("/p/h/c/").changes()
+    assert info.value.url == scripted.url_for("/p/h/c/")
+
+
+def test_a_long_sync_listing_stays_on_disk_and_reads_again(
+    scripted: HTTPSServer, caldav: CalDAVBackend
+) -> None:
+    """More members than the backend holds in memory: ``changed`` is a Listing read from
+    the spilled answer, the same refs each time it is iterated; deletions, the token and
+    the sub-collections it skips are as for a short one."""
+    scripted.route("PROPFIND", "/p/h/c/", multistatus(CAL))
+    members = _members(1000)
+    scripted.route(
+        "REPORT",
+        "/p/h/c/",
+        _sync_answer(
+            *members[:500],
+            prop_response("/p/h/c/sub/", "<d:resourcetype><d:collection/></d:resourcetype>"),
+            "<d:response><d:href>/p/h/c/gone.ics</d:href>"
+            "<d:status>HTTP/1.1 404 Not Found</d:status></d:response>",
+            *members[500:],
+        ),
+    )
+    changes = caldav.collection("/p/h/c/").changes("sync:t0")
+    assert isinstance(changes.changed, Listing)
+    assert len(changes.changed) == 1000
+    first = list(changes.changed)
+    assert first == list(changes.changed)
+    assert first == [ItemRef(f"/p/h/c/{n}.ics", f'"{n}"') for n in range(1000)]
+    assert changes.deleted == ("/p/h/c/gone.ics",)
+    assert changes.state == "sync:t1"
+    assert not changes.full
