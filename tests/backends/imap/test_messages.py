@@ -3,6 +3,7 @@ replacement, delete to Trash, move and mark-all-read."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from openprotocols.backends.imap import IMAPBackend
 from openprotocols.errors import ConflictError, InvalidItemError, NotFoundError, ReadOnlyError
 from openprotocols.formats import mime
 from openprotocols.model import AccountOptions, Folder, FolderKind, Message
+from openprotocols.sync import content_hash
 
 from .conftest import message, unique
 
@@ -213,3 +215,18 @@ def test_append_without_uidplus_finds_the_new_uid(backend: IMAPBackend, mailbox:
     ref = collection.create(Message.new(content=message("second"), flags=()))
     assert collection.get_one(ref.id).item.envelope.subject == "second"
     assert len(collection.list()) == 2
+
+
+def test_the_same_message_fetched_twice_hashes_the_same(
+    backend: IMAPBackend, mailbox: Folder, other_client: Any
+) -> None:
+    """INTERNALDATE's time zone is a plain ``datetime.timezone``: imapclient's own
+    ``FixedOffset`` prints its memory address, which made every fetch of a message hash
+    differently (a moved version was never "the same content")."""
+    other_client.append(mailbox.id, message("Twice"), flags=["\\Seen"])
+    collection = backend.collection(mailbox.id)
+    (ref,) = collection.list()
+    first, second = collection.get_one(ref.id), collection.get_one(ref.id)
+    assert first.item.internal_date is not None
+    assert type(first.item.internal_date.tzinfo) is dt.timezone
+    assert content_hash(first.item) == content_hash(second.item)
