@@ -11,7 +11,7 @@ wrong.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 
@@ -23,17 +23,16 @@ MAX_DOCUMENT = 1024 * 1024
 """The largest document accepted, in bytes (Autodiscover answers are a few kilobytes)."""
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
+_SAFE: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+"""The options of every parser here: no entities, no DTD, no network, no huge trees."""
 
 
 def parse_xml(data: bytes, *, format: str, max_size: int = MAX_DOCUMENT) -> etree._Element:
@@ -47,75 +46,68 @@ def parse_xml(data: bytes, *, format: str, max_size: int = MAX_DOCUMENT) -> etre
     if len(data) > max_size:
         raise ParseError(f"document of {len(data)} bytes exceeds {max_size}", format=format)
     try:
-        root = etree.fromstring(bytes(data), _parser())
+        root = etree.fromstring(bytes(data), etree.XMLParser(collect_ids=False, **_SAFE))
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
-        raise ParseError(f"not well-formed XML: {exc.msg}", format=format, line=line) from exc
+        raise _not_well_formed(exc, format) from exc
     if root is None:
         raise ParseError("empty document", format=format)
-    if getattr(root.getroottree().docinfo, "doctype", None):  # stubs lack the attribute
-        raise ParseError("a DOCTYPE is not allowed", format=format)
-    for node in root.iter():
-        if isinstance(node, etree._Entity):
-            raise ParseError(
-                f"entity reference &{node.name}; is not allowed",
-                format=format,
-                line=node.sourceline,
-            )
+    _refuse_doctype(root, format)
+    _refuse_entities(root, format)
     return root
 
 
 def iter_xml(source: IO[bytes], *, format: str) -> Iterator[etree._Element]:
     """Read a long document a piece at a time, as safely as :func:`parse_xml`: yield
-    its root element as soon as it starts (without children), then each child of the
-    root once it is complete. A child is dropped from the tree when the next one is
-    asked for, so memory holds one child at a time, whatever the document's length.
-    ``source`` is a binary file the caller already capped in size.
+    its root element as soon as it starts (the parser may have read a few children
+    ahead), then each child of the root once it is complete. A child is dropped from
+    the tree when the next one is asked for, so memory holds a parser chunk's worth of
+    children, whatever the document's length. ``source`` is a binary file the caller
+    already capped in size.
 
     :raises ParseError: (while iterating) the document is not well-formed, is empty,
         has a DOCTYPE, or contains entity references.
     """
-    context = etree.iterparse(
-        source,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    context = etree.iterparse(source, events=("start", "end"), **_SAFE)
     depth = 0
     try:
         for event, node in context:
             if event == "start":
                 depth += 1
                 if depth == 1:
-                    if getattr(node.getroottree().docinfo, "doctype", None):
-                        raise ParseError("a DOCTYPE is not allowed", format=format)
+                    _refuse_doctype(node, format)
                     yield node
                 continue
             depth -= 1
             if depth != 1:
                 continue
-            for inner in node.iter():
-                if isinstance(inner, etree._Entity):
-                    raise ParseError(
-                        f"entity reference &{inner.name}; is not allowed",
-                        format=format,
-                        line=inner.sourceline,
-                    )
+            _refuse_entities(node, format)
             yield node
             parent = node.getparent()
             node.clear()
             if parent is not None:
                 parent.remove(node)
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
-        raise ParseError(f"not well-formed XML: {exc.msg}", format=format, line=line) from exc
-    if depth == 0 and context.root is None:
-        raise ParseError("empty document", format=format)
+        raise _not_well_formed(exc, format) from exc
+
+
+def _not_well_formed(exc: etree.XMLSyntaxError, format: str) -> ParseError:
+    line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+    return ParseError(f"not well-formed XML: {exc.msg}", format=format, line=line)
+
+
+def _refuse_doctype(root: etree._Element, format: str) -> None:
+    if getattr(root.getroottree().docinfo, "doctype", None):  # stubs lack the attribute
+        raise ParseError("a DOCTYPE is not allowed", format=format)
+
+
+def _refuse_entities(element: etree._Element, format: str) -> None:
+    for node in element.iter():
+        if isinstance(node, etree._Entity):
+            raise ParseError(
+                f"entity reference &{node.name}; is not allowed",
+                format=format,
+                line=node.sourceline,
+            )
 
 
 def local_name(element: etree._Element) -> str:
