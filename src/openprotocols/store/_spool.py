@@ -175,12 +175,13 @@ class SqliteSpool:
 
     def touch(self, pair: Pair, side: Side, *, deleted: bool) -> None:
         bit = _BITS[side]
-        self._add(_TOUCH, (pair.key, 0 if deleted else bit, bit if deleted else 0, *_values(pair)))
+        changed, gone = (0, bit) if deleted else (bit, 0)
+        self._add(_TOUCH, (pair.key, changed, gone, *pair_values(pair)))
 
     def touched(self) -> Iterator[tuple[Pair, frozenset[Side], frozenset[Side]]]:
         columns = f"key, changed, deleted, {_PAIR}"
         for key, changed, deleted, *values in self.rows("touched", columns, "key", "1"):
-            yield _pair(key, values), _sides(changed), _sides(deleted)
+            yield pair_of(key, values), _sides(changed), _sides(deleted)
 
     def append(self, queue: str, item: str) -> None:
         self._add("INSERT INTO queued (queue, item) VALUES (?, ?)", (queue, item))
@@ -190,7 +191,7 @@ class SqliteSpool:
 
     def add_action(self, action: Action) -> None:
         pair = action.pair
-        values = (pair.key, *_values(pair)) if pair is not None else (None,) * 7
+        values = (pair.key, *pair_values(pair)) if pair is not None else (None,) * 7
         self._add(
             f"INSERT INTO actions ({_ACTION}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed names
             (str(action.kind), _name(action.source), _name(action.target), action.id, *values),
@@ -250,13 +251,14 @@ class SpooledActions(PlannedActions):
         return sum(count for k, _, t, count in self._counts if k is kind and target in (None, t))
 
 
-def _values(pair: Pair) -> Row:
+def pair_values(pair: Pair) -> Row:
+    """``pair``'s columns after its key, as the store's tables hold them."""
     return (pair.local_id, pair.local_version, pair.remote_id, pair.remote_version,
             pair.hash, pair.uid)  # fmt: skip
 
 
-def _pair(key: int | None, values: Sequence[Any]) -> Pair:
-    """A new :class:`Pair` from its key and :func:`_values`."""
+def pair_of(key: int | None, values: Sequence[Any]) -> Pair:
+    """A new :class:`Pair` from its key and :func:`pair_values`."""
     local_id, local_version, remote_id, remote_version, digest, uid = values
     return Pair(local_id, local_version, remote_id, remote_version, digest, uid, key=key)
 
@@ -264,7 +266,7 @@ def _pair(key: int | None, values: Sequence[Any]) -> Pair:
 def _action(row: Sequence[Any]) -> Action:
     """The :class:`Action` of an ``actions`` row (with a new copy of its pair)."""
     kind, source, target, item_id, key, *values = row
-    pair = _pair(key, values) if values[4] is not None else None  # a pair has a hash
+    pair = pair_of(key, values) if values[4] is not None else None  # a pair has a hash
     return Action(ActionKind(kind), _side(source), _side(target), item_id, pair)
 
 

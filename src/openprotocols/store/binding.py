@@ -34,7 +34,7 @@ from openprotocols.sync import (
 )
 
 from . import _records
-from ._spool import SqliteSpool
+from ._spool import SqliteSpool, pair_of, pair_values
 
 if TYPE_CHECKING:
     from openprotocols.backends.base import Backend, Collection
@@ -107,8 +107,7 @@ class SqliteStatus:
 
     def save(self, pair: Pair) -> None:
         self._begin()
-        values = (pair.local_id, pair.local_version, pair.remote_id, pair.remote_version,
-                  pair.hash, pair.uid)  # fmt: skip
+        values = pair_values(pair)
         conn = self.db.connection
         if pair.key is None:
             pair.key = conn.execute(
@@ -178,8 +177,7 @@ class SqliteStatus:
 
 
 def _pair(row: tuple[Any, ...]) -> Pair:
-    pid, local_id, local_version, remote_id, remote_version, digest, uid = row
-    return Pair(local_id, local_version, remote_id, remote_version, digest, uid, key=pid)
+    return pair_of(row[0], row[1:])
 
 
 class Binding:
