@@ -170,6 +170,50 @@ def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+# The items table of schema 1, as stores made before schema 2 hold it.
+_ITEMS_V1 = """
+CREATE TABLE items_v1 (
+    folder TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    id TEXT NOT NULL, version INTEGER NOT NULL, uid TEXT, kind TEXT NOT NULL,
+    data BLOB NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (folder, id)
+) WITHOUT ROWID;
+INSERT INTO items_v1 SELECT folder, id, version, uid, kind, data, meta FROM items;
+DROP TABLE items;
+ALTER TABLE items_v1 RENAME TO items;
+CREATE INDEX items_by_uid ON items (folder, uid);
+UPDATE meta SET value = '1' WHERE key = 'schema';
+"""
+
+
+def test_a_schema_1_store_is_migrated_with_its_items(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with LocalStore(path) as store:
+        store.create_folder("tasks", FolderKind.TASKS)
+        tasks = store.collection("tasks")
+        refs = [tasks.create(Task.new(f"task {n}")) for n in range(5)]
+        tasks.delete(refs[0].id, if_match=refs[0].version)
+    with sqlite3.connect(path) as db:
+        db.executescript(_ITEMS_V1)
+        with pytest.raises(sqlite3.OperationalError):  # WITHOUT ROWID: schema 1 indeed
+            db.execute("SELECT rowid FROM items")
+    with LocalStore(path) as store:
+        tasks = store.collection("tasks")
+        assert sorted(r.id for r in tasks.list()) == sorted(r.id for r in refs[1:])
+        assert sorted(e.item.subject for e in tasks.get(r.id for r in refs[1:])) == [
+            f"task {n}" for n in range(1, 5)
+        ]
+        assert tasks.find_uid(str(next(tasks.get([refs[1].id])).item.uid)) == refs[1]
+        assert [h.item_id for h in store.history("tasks")] == [refs[0].id]
+        tasks.create(Task.new("after the migration"))
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        assert db.execute("SELECT count(rowid) FROM items").fetchone() == (5,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(items)")}
+        assert "items_by_uid" in indexes
+
+
 def test_create_bound_folder_and_sync_all_in_parallel(
     store: LocalStore, server: MemoryBackend
 ) -> None:
