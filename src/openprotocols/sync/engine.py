@@ -244,6 +244,7 @@ class Engine:
         self._foreign: set[Side] = set()
         """Sides where something other than this run changed items during the run."""
         self._matches: dict[Side, dict[Any, _Seen]] = {Side.LOCAL: {}, Side.REMOTE: {}}
+        self._indexed: Side | None = None  # the side whose new items _matches holds
 
     # -- 1. changes ----------------------------------------------------------------
 
@@ -275,9 +276,10 @@ class Engine:
         self._deltas = {side: self._delta(side) for side in Side}
         self._emit("changes", 2, 2)
         reassociated = sum(self._reassociate(side) for side in Side)
+        paired = self.status.count() > 0  # else (a first sync) there is no pair to look up
         for side in Side:
             for item_id, version in spool.changed(side):
-                pair = self._pair_of(side, item_id)
+                pair = self._pair_of(side, item_id) if paired else None
                 if pair is None:
                     spool.append(f"new {side}", item_id)
                 elif pair.version(side) != version:
@@ -531,7 +533,7 @@ class Engine:
         seen = _seen(entry)
         pair = action.pair
         if action.kind is ActionKind.CREATE:
-            if self.status.pair(source, seen.id) is not None:
+            if source is self._indexed and self.status.pair(source, seen.id) is not None:
                 return  # matched with a new item of the other side meanwhile
             if self._paired_new(source, seen, entry, report):
                 return
@@ -649,6 +651,7 @@ class Engine:
                 index.setdefault(("uid", seen.uid), seen)
             index.setdefault(("hash", seen.hash), seen)
         self._matches[smaller] = index
+        self._indexed = smaller
         return smaller
 
     def _delete(self, action: Action, report: SyncReport) -> None:
