@@ -26,10 +26,10 @@ from openprotocols.backends._dav import DavBackend
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
 from openprotocols.backends.imap import IMAPBackend
-from openprotocols.model import Account, Endpoint, FolderKind, Message
+from openprotocols.model import Account, AccountOptions, Endpoint, FolderKind, Message
 from openprotocols.network import Network
 from openprotocols.store import Binding, LocalStore
-from openprotocols.sync import Side, SyncReport
+from openprotocols.sync import Side, SyncReport, content_hash
 from openprotocols.testing.servers import (
     DovecotServer,
     RadicaleServer,
@@ -349,11 +349,15 @@ def edit_flags(binding: Binding, message_id: str, flag: str) -> None:
     local.put(ref.id, message.with_flags(flag), if_match=ref.version)
 
 
-@pytest.fixture
-def imap(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[tuple[IMAPBackend, OtherImap]]:
+@pytest.fixture(params=["headers", "whole"])
+def imap(
+    dovecot: DovecotServer, test_ca: TestCA, request: pytest.FixtureRequest
+) -> Iterator[tuple[IMAPBackend, OtherImap]]:
+    """The backend downloads headers only (the default) or whole messages."""
     endpoint = Endpoint(protocol="imap", host="127.0.0.1", port=dovecot.imaps_port,
                         security="ssl", username="alice", password="secret")  # fmt: skip
-    account = Account(email="alice@example.test", endpoints=[endpoint])
+    options = AccountOptions(download_entire_messages=request.param == "whole")
+    account = Account(email="alice@example.test", endpoints=[endpoint], options=options)
     backend = IMAPBackend(account, network=Network(ca_bundle=test_ca.ca_pem_bytes))
     backend.open()
     name = unique("bind")
@@ -432,4 +436,32 @@ def test_imap_binding_end_to_end(imap: tuple[IMAPBackend, OtherImap], store: Loc
     local = titles(binding)
     assert local == other.messages()
     assert len(local) == ITEMS + 2 - 2 + 1 - 1
+    assert_quiet(binding)
+
+
+def test_imap_the_same_edit_on_both_sides_is_no_conflict(
+    imap: tuple[IMAPBackend, OtherImap], store: LocalStore
+) -> None:
+    """A message read from the server (its parts from BODYSTRUCTURE) and its copy in the
+    store (for a whole message, its parts from the store's own parse of the bytes) hash
+    the same, so a flag set on both sides between two syncs is one edit, not a
+    conflict."""
+    backend, other = imap
+    other.append("Plain", mid("mp"))
+    store.create_folder("inbox", FolderKind.MAIL)
+    binding = store.bind("inbox", backend, other.mailbox)
+    synced(binding)
+    ref = binding.local.find_uid(mid("mp"))
+    assert ref is not None
+    (remote_ref,) = backend.collection(other.mailbox).list()
+    local_entry = binding.local.get_one(ref.id)
+    remote_entry = backend.collection(other.mailbox).get_one(remote_ref.id)
+    assert content_hash(local_entry.item) == content_hash(remote_entry.item)
+
+    edit_flags(binding, mid("mp"), "\\Flagged")
+    other.add_flags(mid("mp"), b"\\Flagged")
+    report = synced(binding)
+    assert report.conflicts == 0
+    assert store.conflicts("inbox") == []
+    assert titles(binding) == other.messages() == {mid("mp"): "Plain|\\Flagged"}
     assert_quiet(binding)

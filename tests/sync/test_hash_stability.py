@@ -2,7 +2,8 @@
 
 Stores keep these hashes with every pair: a value that changed would make an unchanged
 item look edited (a copy, or a conflict, on the first sync after an upgrade). The first
-implementation is frozen below as :func:`frozen_hash`; hypothesis builds items of every
+implementation is frozen below as :func:`frozen_hash`, with the one deliberate change
+since (whole messages, :func:`expected_hash`); hypothesis builds items of every
 kind — every field drawn from its type, validators off (the hash must not depend on an
 item being valid) — plus a plugin's item class holding anything the generic walk knows
 (sets, lists, dicts, numbers, plain and int enums, str subclasses, bytes, zoned dates,
@@ -26,7 +27,8 @@ from hypothesis import strategies as st
 from imapclient.fixed_offset import FixedOffset
 
 from openprotocols.model import Appointment, Contact, ContactGroup, Message, Task
-from openprotocols.model._base import Item, RawProperty
+from openprotocols.model._base import Address, Item, RawProperty
+from openprotocols.model.mail import Envelope, MessagePart
 from openprotocols.sync import _hash, content_hash
 
 # -- the first implementation, frozen (do not edit: it defines the stored values) ------
@@ -274,10 +276,51 @@ ITEMS = st.one_of(
 )
 
 
+# -- the one deliberate change since: whole messages ---------------------------------
+
+DERIVED_FROM_CONTENT = frozenset({"size", "envelope", "headers", "parts"})
+
+
+def expected_hash(item: Item) -> str:
+    """The frozen values, but for a whole message (a ``Message`` with content): the
+    frozen walk without the fields read from the content, then the Bcc addresses."""
+    if type(item) is not Message or item.content is None:
+        return frozen_hash(item)
+    skip = VOLATILE_FIELDS | _MAIL_IDENTITY | DERIVED_FROM_CONTENT
+    tokens: list[str] = []
+    _collect(item, skip, tokens)
+    if item.envelope.bcc:
+        tokens.append("bcc")
+        _collect(item.envelope.bcc, skip, tokens)
+    tokens.append("")
+    return hashlib.blake2b(
+        "\0".join(tokens).encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
+
+
 @settings(max_examples=200, deadline=None)
 @given(ITEMS)
 def test_the_fast_hash_gives_the_frozen_values(item: Item) -> None:
-    assert content_hash(item) == frozen_hash(item)
+    assert content_hash(item) == expected_hash(item)
+
+
+def test_a_whole_message_hashes_by_its_bytes_and_what_they_do_not_say() -> None:
+    whole = Message.from_flags({"\\Seen"}, content=b"Subject: a\r\n\r\nbody\r\n")
+    described = attrs.evolve(
+        whole,
+        size=22,
+        headers=b"Subject: a\r\n\r\n",
+        parts=(MessagePart(section="1", encoding="7bit", charset="us-ascii"),),
+    )
+    assert content_hash(described) == content_hash(whole)  # read one way or the other
+    assert content_hash(whole.with_flags("\\Flagged")) != content_hash(whole)
+    assert content_hash(attrs.evolve(whole, content=b"Subject: b\r\n\r\nbody\r\n")) != (
+        content_hash(whole)
+    )
+    bcc = attrs.evolve(whole, envelope=Envelope(bcc=(Address("eve@example.org"),)))
+    assert content_hash(bcc) != content_hash(whole)  # not in the bytes: hashed apart
+    headers_only = attrs.evolve(whole, content=None, headers=b"Subject: a\r\n\r\n")
+    assert content_hash(attrs.evolve(headers_only, size=99)) != content_hash(headers_only)
 
 
 def test_a_fresh_walker_agrees_with_the_cached_one() -> None:
@@ -285,5 +328,9 @@ def test_a_fresh_walker_agrees_with_the_cached_one() -> None:
     gives the same value as the first."""
     item = Message.from_flags({"\\Seen", "$Label"}, uid=3, content=b"x", folder="INBOX")
     first = content_hash(item)
+    _hash._WHOLE_MAIL.writers.clear()
+    assert content_hash(item) == first == expected_hash(item)
+    headers_only = attrs.evolve(item, content=None)
+    first = content_hash(headers_only)
     _hash._MAIL.writers.clear()
-    assert content_hash(item) == first == frozen_hash(item)
+    assert content_hash(headers_only) == first == frozen_hash(headers_only)

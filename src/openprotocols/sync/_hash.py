@@ -9,8 +9,19 @@ a version that moved with an equal hash (an ETag churned by the server) is not a
 The hash walks the model generically (attrs classes, tuples, sets, enums, dates), so a
 plugin's item class is hashed without registering anything. Every value becomes one or
 more string tokens; the digest is of the tokens, each followed by a NUL. Stores keep
-these digests, so the tokens must never change: ``tests/sync/test_hash_stability.py``
-compares them with a frozen copy of the first implementation.
+these digests, so the tokens must not change: ``tests/sync/test_hash_stability.py``
+compares them with a frozen copy of the first implementation, and with the one
+deliberate change since (whole messages, below).
+
+A *whole* message (a :class:`Message` with ``content``) is hashed by what its bytes do
+not say: ``content`` itself, flags, keywords, ``internal_date``, ``extended`` and the
+envelope's ``bcc`` (which :func:`~openprotocols.formats.mime.build` keeps out of the
+bytes). The fields read from the bytes (:data:`DERIVED_FROM_CONTENT`) are left out, as
+each side reads them its own way: a server's ``BODYSTRUCTURE`` says ``7bit`` and
+``us-ascii`` where the store's parse of the same bytes says nothing, and the same message
+would never hash the same on both sides. (Before this rule, whole messages hashed every
+field: a pair saved then matches no new hash, so its next change of flags is copied once
+even if the other side made the same change.)
 
 Speed (the hash runs for every item a sync fetches): what a value becomes depends on its
 type alone, so a :class:`_Walker` decides once per type which token writer it gets and
@@ -31,8 +42,9 @@ from typing import Any
 import attrs
 
 from openprotocols.model._base import Item, RawProperty
+from openprotocols.model.mail import Message
 
-__all__ = ["VOLATILE_FIELDS", "VOLATILE_PROPERTIES", "content_hash"]
+__all__ = ["DERIVED_FROM_CONTENT", "VOLATILE_FIELDS", "VOLATILE_PROPERTIES", "content_hash"]
 
 VOLATILE_PROPERTIES = frozenset({"DTSTAMP", "PRODID", "LAST-MODIFIED", "REV", "X-TUID"})
 """Verbatim (``extended``) properties left out of the hash."""
@@ -42,6 +54,9 @@ VOLATILE_FIELDS = frozenset({"last_modified", "modseq", "folder"})
 
 _MAIL_IDENTITY = frozenset({"uid"})  # an IMAP UID is the server's, not the message's
 
+DERIVED_FROM_CONTENT = frozenset({"size", "envelope", "headers", "parts"})
+"""Fields of a whole :class:`Message` read from its ``content``, left out of its hash."""
+
 Writer = Callable[[Any, list[str]], None]
 """Appends the tokens of a value to a list."""
 
@@ -49,7 +64,13 @@ Writer = Callable[[Any, list[str]], None]
 def content_hash(item: Item) -> str:
     """A stable hex digest of ``item``'s content (see the module documentation)."""
     tokens: list[str] = []
-    (_MAIL if item.kind == "mail" else _OTHER).collect(item, tokens)
+    if type(item) is Message and item.content is not None:
+        _WHOLE_MAIL.collect(item, tokens)
+        if item.envelope.bcc:
+            tokens.append("bcc")
+            _WHOLE_MAIL.collect(item.envelope.bcc, tokens)
+    else:
+        (_MAIL if item.kind == "mail" else _OTHER).collect(item, tokens)
     tokens.append("")  # every token is followed by a NUL, the last one too
     return hashlib.blake2b(
         "\0".join(tokens).encode("utf-8", "surrogatepass"), digest_size=16
@@ -203,3 +224,4 @@ def _volatile(value: object) -> bool:
 
 _OTHER = _Walker(VOLATILE_FIELDS)
 _MAIL = _Walker(VOLATILE_FIELDS | _MAIL_IDENTITY)
+_WHOLE_MAIL = _Walker(VOLATILE_FIELDS | _MAIL_IDENTITY | DERIVED_FROM_CONTENT)
