@@ -938,24 +938,38 @@ COLLECTION_PROPS = (
     f"{{{DAV}}}displayname",
     f"{{{DAV}}}current-user-privilege-set",
     f"{{{DAV}}}supported-report-set",
-    f"{{{DAV}}}sync-token",
-    f"{{{CALSERVER}}}getctag",
 )
+#: A collection's state: asked only of a server that does not list its reports, to tell
+#: its sync method. They can be dear: Radicale reads every item of the collection for
+#: each (0.9 s of a 1.5 s no-change sync of 5,000 contacts, when they were always asked).
+STATE_PROPS = (f"{{{DAV}}}sync-token", f"{{{CALSERVER}}}getctag")
 _WRITE_PRIVILEGES = frozenset(
     {f"{{{DAV}}}write", f"{{{DAV}}}write-content", f"{{{DAV}}}all", f"{{{DAV}}}bind"}
 )
 
 
 def sync_method(response: PropResponse) -> str:
-    """How changes of the collection in ``response`` are found (``SYNC_*``)."""
+    """How changes of the collection in ``response`` are found (``SYNC_*``).
+
+    From the reports it lists; if it lists none, from its :data:`STATE_PROPS` (a
+    ``sync-token`` means ``sync-collection``, a ``getctag`` the ctag). A server that lists
+    reports without ``sync-collection`` gets the ctag method, which falls back on a full
+    listing whenever a collection has no ``getctag``.
+    """
     reports = response.child_names(f"{{{DAV}}}supported-report-set")
     if f"{{{DAV}}}sync-collection" in reports or (
         not reports and response.text(f"{{{DAV}}}sync-token")
     ):
         return SYNC_COLLECTION
-    if response.text(f"{{{CALSERVER}}}getctag"):
+    if reports or response.text(f"{{{CALSERVER}}}getctag"):
         return SYNC_CTAG
     return SYNC_ETAG
+
+
+def reports_unlisted(response: PropResponse) -> bool:
+    """Whether the collection in ``response`` lists no report, so that only its
+    :data:`STATE_PROPS` tell its sync method."""
+    return not response.child_names(f"{{{DAV}}}supported-report-set")
 
 
 def read_only(response: PropResponse) -> bool:
@@ -1197,16 +1211,25 @@ class DavBackend(Backend):
         """Every collection of this backend's kind in the home, with what the server says
         about it (components, sync method, read-only)."""
         home = self.principal.home_url
-        answer = self.dav.propfind(home, [*COLLECTION_PROPS, *self.extra_props], depth=1)
-        found: list[CollectionInfo] = []
+        props = [*COLLECTION_PROPS, *self.extra_props]
+        found = self._infos_in(self.dav.propfind(home, props, depth=1))
+        if any(reports_unlisted(response) for _, response in found):
+            found = self._infos_in(self.dav.propfind(home, [*props, *STATE_PROPS], depth=1))
+        infos = [info for info, _ in found]
+        self._infos = {info.href: info for info in infos}
+        return sorted(infos, key=lambda info: info.href)
+
+    def _infos_in(self, answer: Multistatus) -> list[tuple[CollectionInfo, PropResponse]]:
+        """The collections of ours in a PROPFIND answer, with their responses."""
+        found = []
         for response in answer.responses:
             if response.status is not None:
                 continue
-            info = self._info_from(canonical_href(response.href, home), response)
+            info = self._info_from(canonical_href(response.href, self.principal.home_url),
+                                   response)  # fmt: skip
             if info is not None:
-                found.append(info)
-        self._infos = {info.href: info for info in found}
-        return sorted(found, key=lambda info: info.href)
+                found.append((info, response))
+        return found
 
     def collection_info(self, folder: Folder | str) -> CollectionInfo:
         """What the server says about one collection (asked once, then remembered).
@@ -1221,7 +1244,10 @@ class DavBackend(Backend):
 
     def _fetch_info(self, href: str) -> CollectionInfo:
         url = self.url_of(href)
-        response = self.dav.propfind_one(url, [*COLLECTION_PROPS, *self.extra_props])
+        props = [*COLLECTION_PROPS, *self.extra_props]
+        response = self.dav.propfind_one(url, props)
+        if reports_unlisted(response):
+            response = self.dav.propfind_one(url, [*props, *STATE_PROPS])
         info = self._info_from(href, response)
         if info is None:
             raise NotFoundError(

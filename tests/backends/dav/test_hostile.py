@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from openprotocols.backends._dav import SYNC_COLLECTION, SYNC_CTAG, SYNC_ETAG
 from openprotocols.backends.base import ItemRef, Listing
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
@@ -137,6 +138,47 @@ CAL = prop_response(
     "<d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report>"
     "</d:supported-report></d:supported-report-set>",
 )
+
+
+UNLISTED = prop_response(  # a calendar whose reports are not listed
+    "/p/h/c/",
+    "<d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>C</d:displayname>",
+)
+
+
+@pytest.mark.parametrize(
+    ("listing", "state", "method"),
+    [
+        (CAL, "", SYNC_COLLECTION),  # reports listed: the state is never asked
+        (UNLISTED, "<d:sync-token>t1</d:sync-token>", SYNC_COLLECTION),
+        (UNLISTED, "<x:getctag xmlns:x='http://calendarserver.org/ns/'>7</x:getctag>", SYNC_CTAG),
+        (UNLISTED, "", SYNC_ETAG),
+    ],
+)
+def test_a_collections_state_is_asked_only_when_its_reports_are_unlisted(
+    scripted: HTTPSServer, caldav: CalDAVBackend, listing: str, state: str, method: str
+) -> None:
+    """``sync-token`` and ``getctag`` can cost a server a read of every item (Radicale):
+    they are asked only of a collection that lists no report, whose sync method they
+    tell."""
+
+    def propfind(request: Request) -> Response:
+        asked = "getctag" in request.text
+        return multistatus(listing.replace("</d:prop>", state + "</d:prop>") if asked else listing)
+
+    for depth_one in (False, True):
+        scripted.clear()
+        scripted.route("PROPFIND", "/p/h/c/", propfind)
+        scripted.route("PROPFIND", "/p/h/", propfind)
+        if depth_one:
+            (info,) = caldav.collections()
+        else:
+            caldav._infos.clear()
+            info = caldav.collection_info("/p/h/c/")
+        assert info.sync_method == method
+        asked = [r for r in scripted.requests if r.method == "PROPFIND" and "/p/h/" in r.path]
+        states = ["getctag" in r.text and "sync-token" in r.text for r in asked]
+        assert states == ([False] if listing is CAL else [False, True])
 
 
 def test_truncated_sync_report_is_paged_through(
