@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from openprotocols.backends.base import Listing
 from openprotocols.backends.memory import MemoryBackend, MemoryServer
 from openprotocols.errors import AlreadyExistsError, NotFoundError
 from openprotocols.model import Account, Folder, FolderKind, Task
@@ -334,6 +335,10 @@ def test_a_full_listing_sees_every_pair_past_the_first_chunk(
     store.create_folder("tasks", FolderKind.TASKS)
     binding = store.bind("tasks", server, "remote-tasks")
     assert binding.sync().created[Side.LOCAL] == 1100
+    listing = binding.local.changes().changed  # the store's own full listing is spilled too
+    assert isinstance(listing, Listing)
+    assert len(listing) == 1100
+    assert sorted(listing, key=str) == sorted(binding.local.list(), key=str)
     last = remote.list()[-3:]
     for ref in last:
         remote.delete(ref.id, if_match=ref.version)

@@ -21,11 +21,11 @@ from typing import Any, cast
 import attrs
 import pytest
 
-from openprotocols.backends import _dav
+from openprotocols.backends import _dav, base
 from openprotocols.backends._dav import DavBackend
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
-from openprotocols.backends.imap import IMAPBackend
+from openprotocols.backends.imap import IMAPBackend, IMAPCollection
 from openprotocols.model import Account, AccountOptions, Endpoint, FolderKind, Message
 from openprotocols.network import Network
 from openprotocols.store import Binding, LocalStore
@@ -142,7 +142,8 @@ def test_dav_binding_end_to_end(
 ) -> None:
     # Full listings (the first sync, the reset) come as a Listing read from a temporary
     # file, as a large collection's would; the small incremental ones as tuples.
-    monkeypatch.setattr(_dav, "_HELD_REFS", ITEMS // 5)
+    monkeypatch.setattr(_dav, "HELD_REFS", ITEMS // 5)
+    monkeypatch.setattr(base, "HELD_REFS", ITEMS // 5)  # the store's full listing too
     monkeypatch.setattr(_dav, "SPILL", 1024)
     backend_class, content_type, make = DAV_KINDS[kind]
     backend: DavBackend = backend_class(dav.account, network=dav_network())
@@ -369,7 +370,12 @@ def imap(
     backend.close()
 
 
-def test_imap_binding_end_to_end(imap: tuple[IMAPBackend, OtherImap], store: LocalStore) -> None:
+def test_imap_binding_end_to_end(
+    imap: tuple[IMAPBackend, OtherImap], store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Full listings in chunks, and spilled to a temporary file, as a large mailbox's are.
+    monkeypatch.setattr(IMAPCollection, "listing_batch", ITEMS // 3)
+    monkeypatch.setattr(base, "HELD_REFS", ITEMS // 5)
     backend, other = imap
     for n in range(ITEMS):
         other.append(f"Mail {n}", mid(f"m{n}"), (b"\\Seen",) if n % 2 else ())

@@ -76,6 +76,7 @@ from niquests.auth import AuthBase
 
 from openprotocols._domains import same_site
 from openprotocols.backends.base import (
+    HELD_REFS,
     Backend,
     Capability,
     Changes,
@@ -148,9 +149,6 @@ SPILL = 64 * 1024
 """How much of a spilled answer (a long sync listing) stays in memory; the rest goes
 to a temporary file."""
 
-_HELD_REFS = 256
-"""A sync listing of up to this many refs is read into a tuple; a longer one is left
-in its temporary file (a :class:`~openprotocols.backends.base.Listing`)."""
 _STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)?\s+(\d{3})")
 _WRITE_METHODS = frozenset({"PUT", "DELETE", "MKCOL", "MKCALENDAR", "PROPPATCH", "POST"})
 # RFC 3986 sub-delims, ':' and '@' may stand unencoded in a path segment.
@@ -1371,7 +1369,7 @@ class DavCollection(Collection[Item]):
 
     def _pages(self, token: str) -> tuple[Listing | list[ItemRef], list[str], str]:
         """Every page of a sync-collection from ``token``: the changed refs, the deleted
-        hrefs and the new token. One page (the rule) of more than :data:`_HELD_REFS`
+        hrefs and the new token. One page (the rule) of more than :data:`HELD_REFS`
         refs is handed on as the listing spilled to disk; the pages of a truncated answer
         (507) are merged in memory."""
         changed: dict[str, str] = {}
@@ -1379,7 +1377,7 @@ class DavCollection(Collection[Item]):
         for n in range(_MAX_SYNC_PAGES):
             page = self.dav.sync_collection(self.url, token, [f"{{{DAV}}}getetag"])
             if n == 0 and not page.truncated:
-                listed = page.changed if len(page.changed) > _HELD_REFS else list(page.changed)
+                listed = page.changed if len(page.changed) > HELD_REFS else list(page.changed)
                 return listed, sorted(page.deleted), page.token
             for ref in page.changed:
                 changed[ref.id] = ref.version

@@ -875,6 +875,28 @@ class Connection:
         return fetched
 
     @_guarded
+    def fetch_numbers(self, first: int, last: int, items: str) -> dict[int, FetchData] | None:
+        """FETCH (not UID FETCH) of the messages numbered ``first`` to ``last``, by UID
+        (``items`` must name ``UID``); ``None`` if the server reported an expunge with
+        the answer, which renumbers the messages after it.
+
+        A server may not report an expunge while it answers a FETCH, nor between
+        commands (RFC 3501 section 7.4.1), so a run of these commands reads one stable
+        numbering: a listing in chunks of bounded size, where a UID range cannot bound
+        the count. Expunges reported before are forgotten here.
+        """
+        pending = self._imap.untagged_responses
+        pending.pop("EXPUNGE", None)
+        pending.pop("VANISHED", None)
+        numbers = f"{first}:{last}".encode("ascii")
+        self._run("FETCH", b"FETCH", [numbers, f"({items})".encode("ascii")])
+        fetched = self._fetched()
+        if self._take("EXPUNGE") or self._take("VANISHED"):
+            return None
+        # not the unsolicited FETCH of another message (with its UID under QRESYNC)
+        return {uid: data for uid, data in fetched.items() if first <= data[b"SEQ"] <= last}
+
+    @_guarded
     def uid_search(self, criteria: str) -> list[int]:
         """UID SEARCH with ASCII ``criteria``; the UIDs found."""
         self._run("UID SEARCH", b"SEARCH", [criteria.encode("ascii")], uid=True)

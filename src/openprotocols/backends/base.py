@@ -40,7 +40,11 @@ from __future__ import annotations
 
 import abc
 import enum
+import itertools
+import json
 import logging
+import tempfile
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,6 +71,7 @@ __all__ = [
     "Listing",
     "Provider",
     "TokenProvider",
+    "spill_refs",
 ]
 
 log = logging.getLogger(__name__)
@@ -143,6 +148,64 @@ class Listing(abc.ABC):
     @abc.abstractmethod
     def __len__(self) -> int:
         """How many refs there are."""
+
+
+HELD_REFS = 256
+"""How many refs :func:`spill_refs` keeps in a tuple; more go to a temporary file."""
+
+_SPILL_CHUNK = 1024
+
+
+def spill_refs(
+    refs: Iterable[ItemRef], *, held: int | None = None
+) -> tuple[ItemRef, ...] | Listing:
+    """``refs`` as a tuple if there are at most ``held`` of them (default
+    :data:`HELD_REFS`), else as a :class:`Listing` in a temporary file, written as
+    ``refs`` is read.
+
+    For a backend's full listing: pass the refs as they are read from the server (a
+    generator), and memory holds a chunk of them at a time, never the listing. ``refs``
+    is consumed before this returns, so a generator may collect what the listing also
+    tells (a state) as it goes.
+    """
+    held = HELD_REFS if held is None else held
+    iterator = iter(refs)
+    first = tuple(itertools.islice(iterator, held + 1))
+    if len(first) <= held:
+        return first
+    return _SpilledRefs(itertools.chain(first, iterator))
+
+
+class _SpilledRefs(Listing):
+    """Refs in a temporary file: a line of JSON per chunk of ``[id, version]`` pairs
+    (written by this process and read back by it; JSON, not pickle, so that reading
+    can never run code). Iterations are independent: each keeps its own file offset."""
+
+    def __init__(self, refs: Iterator[ItemRef]) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the listing
+        self._count = 0
+        try:
+            while chunk := [(ref.id, ref.version) for ref in itertools.islice(refs, _SPILL_CHUNK)]:
+                self._file.write(json.dumps(chunk).encode("ascii") + b"\n")
+                self._count += len(chunk)
+        except BaseException:
+            self._file.close()
+            raise
+        weakref.finalize(self, self._file.close)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[ItemRef]:
+        offset = 0
+        while True:
+            self._file.seek(offset)
+            line = self._file.readline()
+            if not line:
+                return
+            offset += len(line)
+            for item_id, version in json.loads(line):
+                yield ItemRef(item_id, version)
 
 
 def _refs(value: Iterable[ItemRef]) -> tuple[ItemRef, ...] | Listing:

@@ -18,10 +18,14 @@ States and change detection
     plus the UID set kept in the state, so expunges are found; a ``UID SEARCH`` is
     needed only when the message count says something was expunged) or ``f`` (neither:
     every UID's flag digest is kept in the state, grouped by flag set, and compared with
-    one ``UID FETCH 1:* (FLAGS)`` — O(items), the only O(items) path). A state of
+    a listing of every message's flags — O(items), the only O(items) path). A state of
     another mailbox, UIDVALIDITY or strategy gives a full listing (``full=True``); the
     engine re-associates by Message-ID and content hash, which :meth:`IMAPCollection.
-    fingerprints` returns cheaply (headers and size, no bodies).
+    fingerprints` returns cheaply (headers and size, no bodies). A full listing is read
+    in chunks (``FETCH 1:2000``, ``FETCH 2001:4000``... by sequence number, which a
+    server may not renumber between them) and handed on in a temporary file, so its
+    memory does not grow with the mailbox (the ``c`` and ``f`` states do: they hold
+    every UID).
 Headers first
     :meth:`IMAPCollection.get` returns headers-only messages (flags, header block,
     envelope, size, MIME layout from ``BODYSTRUCTURE``) unless the account's
@@ -60,7 +64,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -95,7 +99,16 @@ from ._imap import (
     parse_uid_set,
     uid_set,
 )
-from .base import Backend, Capability, Changes, Collection, Entry, ItemRef, TokenProvider
+from .base import (
+    Backend,
+    Capability,
+    Changes,
+    Collection,
+    Entry,
+    ItemRef,
+    TokenProvider,
+    spill_refs,
+)
 
 if TYPE_CHECKING:
     from openprotocols.model.accounts import Account
@@ -493,6 +506,8 @@ class IMAPCollection(Collection[Message]):
 
     backend: IMAPBackend
     batch_size = 100
+    listing_batch = 2000
+    """How many messages a full listing reads with one ``FETCH`` (see :meth:`changes`)."""
 
     def __init__(self, backend: IMAPBackend, folder: Folder) -> None:
         super().__init__(backend, folder)
@@ -588,32 +603,55 @@ class IMAPCollection(Collection[Message]):
             return self._changes_condstore(conn, selected, state)
         return self._changes_flags(conn, selected, state)
 
-    def _all(self, conn: Connection, selected: Selected, mode: str) -> dict[int, FetchData]:
-        if selected.exists == 0:
-            return {}
+    def _listed(
+        self, conn: Connection, selected: Selected, mode: str
+    ) -> Iterator[tuple[int, FetchData]]:
+        """Every message's UID and its FETCH data (flags, and mod-sequence unless
+        ``mode`` is ``"f"``), in UID order, read in chunks of :attr:`listing_batch`
+        messages by sequence number: memory holds one chunk, and no single answer has
+        more than that many responses.
+
+        Should the server report an expunge with a chunk (a numbering it may not move
+        then), that chunk is dropped and the rest is read by UID, after the last UID
+        read: one ``UID FETCH n:*``, unbounded but never wrong.
+        """
         items = "UID FLAGS" if mode == "f" else "UID FLAGS MODSEQ"
-        return conn.uid_fetch("1:*", items)
+        last_uid = 0
+        for first in range(1, selected.exists + 1, self.listing_batch):
+            last = min(first + self.listing_batch - 1, selected.exists)
+            chunk = conn.fetch_numbers(first, last, items)
+            if chunk is None:
+                rest = conn.uid_fetch(f"{last_uid + 1}:*", items)
+                yield from sorted((uid, data) for uid, data in rest.items() if uid > last_uid)
+                return
+            for uid, data in sorted(chunk.items()):
+                if uid > last_uid:  # numbers and UIDs ascend together
+                    last_uid = uid
+                    yield uid, data
 
     def _full(self, conn: Connection, selected: Selected, mode: Literal["q", "c", "f"]) -> Changes:
-        fetched = self._all(conn, selected, mode)
-        refs = [
-            ItemRef(self._id(selected, uid), self._version(conn, selected, data))
-            for uid, data in sorted(fetched.items())
-        ]
+        uids: set[int] = set()
+        digests: dict[int, str] = {}
+
+        def refs() -> Iterator[ItemRef]:
+            for uid, data in self._listed(conn, selected, mode):
+                if mode == "c":
+                    uids.add(uid)
+                elif mode == "f":
+                    digests[uid] = _flag_digest(_flags(data.get(b"FLAGS", ())))
+                yield ItemRef(self._id(selected, uid), self._version(conn, selected, data))
+
+        listing = spill_refs(refs())  # reads the whole listing: uids and digests are done
         state = _State(
             mode,
             self.folder.id,
             selected.uidvalidity,
             selected.highestmodseq or 0,
             selected.uidnext,
-            uids=frozenset(fetched) if mode == "c" else frozenset(),
-            digests=(
-                {uid: _flag_digest(_flags(d.get(b"FLAGS", ()))) for uid, d in fetched.items()}
-                if mode == "f"
-                else {}
-            ),
+            uids=frozenset(uids),
+            digests=digests,
         )
-        return Changes(refs, (), state.encode(), full=True)
+        return Changes(listing, (), state.encode(), full=True)
 
     def _changes_qresync(self, conn: Connection, selected: Selected, state: _State) -> Changes:
         changed = {
@@ -658,11 +696,12 @@ class IMAPCollection(Collection[Message]):
         return self._result(conn, selected, changed, sorted(deleted), new_state)
 
     def _changes_flags(self, conn: Connection, selected: Selected, state: _State) -> Changes:
-        fetched = self._all(conn, selected, "f")
-        digests = {uid: _flag_digest(_flags(d.get(b"FLAGS", ()))) for uid, d in fetched.items()}
-        changed = {
-            uid: fetched[uid] for uid, digest in digests.items() if state.digests.get(uid) != digest
-        }
+        digests: dict[int, str] = {}
+        changed: dict[int, FetchData] = {}
+        for uid, data in self._listed(conn, selected, "f"):
+            digests[uid] = digest = _flag_digest(_flags(data.get(b"FLAGS", ())))
+            if state.digests.get(uid) != digest:
+                changed[uid] = data
         deleted = sorted(set(state.digests) - set(digests))
         new_state = attrs.evolve(state, uidnext=selected.uidnext, digests=digests)
         return self._result(conn, selected, changed, deleted, new_state)

@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from openprotocols.backends.base import Capability, Changes, Collection, Entry, ItemRef, Provider
+from openprotocols.backends.base import (
+    Capability,
+    Changes,
+    Collection,
+    Entry,
+    ItemRef,
+    Provider,
+    spill_refs,
+)
 from openprotocols.errors import AlreadyExistsError, ConflictError, NotFoundError
 from openprotocols.model._base import Item
 from openprotocols.model.bindings import Binding as BindingSpec
@@ -542,13 +550,13 @@ class LocalCollection(Collection[Item]):
         state = f"{validity}:{seq}"
         start = _parse_state(since, validity, seq)
         if start is None:
-            refs = [
+            listing = spill_refs(
                 ItemRef(item_id, str(version))
                 for item_id, version in conn.execute(
                     "SELECT id, version FROM items WHERE folder = ?", (self.folder.id,)
                 )
-            ]
-            return Changes(refs, (), state, full=True)
+            )
+            return Changes(listing, (), state, full=True)
         touched = dict.fromkeys(
             item_id
             for (item_id,) in conn.execute(
