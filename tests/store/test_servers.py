@@ -142,7 +142,6 @@ def test_dav_binding_end_to_end(
 ) -> None:
     # Full listings (the first sync, the reset) come as a Listing read from a temporary
     # file, as a large collection's would; the small incremental ones as tuples.
-    monkeypatch.setattr(_dav, "HELD_REFS", ITEMS // 5)
     monkeypatch.setattr(base, "HELD_REFS", ITEMS // 5)  # the store's full listing too
     monkeypatch.setattr(_dav, "SPILL", 1024)
     backend_class, content_type, make = DAV_KINDS[kind]

@@ -57,7 +57,6 @@ from __future__ import annotations
 import abc
 import collections
 import email.utils
-import functools
 import hashlib
 import logging
 import re
@@ -66,7 +65,6 @@ import threading
 import time
 import urllib.parse
 import uuid
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
@@ -76,7 +74,6 @@ from niquests.auth import AuthBase
 
 from openprotocols._domains import same_site
 from openprotocols.backends.base import (
-    HELD_REFS,
     Backend,
     Capability,
     Changes,
@@ -85,6 +82,7 @@ from openprotocols.backends.base import (
     ItemRef,
     Listing,
     TokenProvider,
+    spill_refs,
 )
 from openprotocols.errors import (
     AlreadyExistsError,
@@ -272,42 +270,40 @@ class Multistatus:
 class SyncPage:
     """One page of a sync-collection report (RFC 6578)."""
 
-    changed: Listing
-    """The refs (href, etag) of members created or changed, read from the answer
-    spilled to a temporary file (a first sync of a large collection lists them all)."""
+    changed: tuple[ItemRef, ...] | Listing
+    """The refs (href, etag) of members created or changed; more than
+    :data:`~openprotocols.backends.base.HELD_REFS` of them (a first sync of a large
+    collection lists them all) in a temporary file."""
     deleted: tuple[str, ...]
     token: str
     truncated: bool
     """The server sent a 507 for the collection: ask again with ``token`` for the rest."""
 
 
-class _SyncListing(Listing):
-    """The members a sync-collection answer lists as changed, read again from the
-    spilled answer at each iteration (not from two threads at once). Created by reading
-    the answer once: that checks all of it and finds its token, its deletions (as many
-    as the changes since the token) and whether it was truncated."""
+def _sync_page(events: Iterator[tuple[str, str, str]]) -> SyncPage | None:
+    """A page from one pass over a sync-collection answer's events (see
+    :meth:`DavClient._sync_events`): the changed refs go to :func:`spill_refs` as they
+    are read, the rest is collected on the way. ``None`` if the answer had no token."""
+    deleted: list[str] = []
+    token: str | None = None
+    truncated = False
 
-    def __init__(self, events: Callable[[], Iterator[tuple[str, str, str]]]) -> None:
-        self._events = events
-        self.deleted: list[str] = []
-        self.token: str | None = None
-        self.truncated = False
-        self._count = 0
-        for kind, value, _ in events():
+    def changed() -> Iterator[ItemRef]:
+        nonlocal token, truncated
+        for kind, value, etag in events:
             if kind == "changed":
-                self._count += 1
+                yield ItemRef(value, etag)
             elif kind == "deleted":
-                self.deleted.append(value)
+                deleted.append(value)
             elif kind == "truncated":
-                self.truncated = True
+                truncated = True
             else:
-                self.token = value
+                token = value
 
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[ItemRef]:
-        return (ItemRef(href, etag) for kind, href, etag in self._events() if kind == "changed")
+    refs = spill_refs(changed())  # reads every event: deleted, token and truncated are set
+    if token is None:
+        return None
+    return SyncPage(refs, tuple(deleted), token, truncated)
 
 
 def _is_tag(node: etree._Element) -> bool:
@@ -671,19 +667,15 @@ class DavClient:
         spilled = reply.spilled
         if spilled is None:  # not a 207
             raise self._not_multistatus(reply)
-        try:
-            listing = _SyncListing(functools.partial(self._sync_events, reply, url))
-            if listing.token is None:
-                raise self._unexpected(reply, "a sync-collection answer without a <sync-token>")
-        except BaseException:
-            spilled.close()
-            raise
-        weakref.finalize(listing, spilled.close)  # the file goes with the listing
-        return SyncPage(listing, tuple(listing.deleted), listing.token, listing.truncated)
+        with spilled:  # read once, here: the refs are kept in a file of their own
+            page = _sync_page(self._sync_events(reply, url))
+        if page is None:
+            raise self._unexpected(reply, "a sync-collection answer without a <sync-token>")
+        return page
 
     def _sync_events(self, reply: Reply, url: str) -> Iterator[tuple[str, str, str]]:
-        """Read a spilled sync-collection answer from its start, one ``<response>`` at a
-        time: ``("changed", href, etag)``, ``("deleted", href, "")``, ``("truncated",
+        """Read a spilled sync-collection answer from its start, one ``<response>`` at
+        a time: ``("changed", href, etag)``, ``("deleted", href, "")``, ``("truncated",
         href, "")`` (a 507 for the collection) and ``("token", token, "")``."""
         assert reply.spilled is not None
         reply.spilled.seek(0)
@@ -1367,18 +1359,19 @@ class DavCollection(Collection[Item]):
     def _listing(self) -> list[ItemRef]:
         return [ItemRef(href, etag) for href, etag in self.dav.etags(self.url)]
 
-    def _pages(self, token: str) -> tuple[Listing | list[ItemRef], list[str], str]:
+    def _pages(
+        self, token: str
+    ) -> tuple[tuple[ItemRef, ...] | Listing | list[ItemRef], list[str], str]:
         """Every page of a sync-collection from ``token``: the changed refs, the deleted
-        hrefs and the new token. One page (the rule) of more than :data:`HELD_REFS`
-        refs is handed on as the listing spilled to disk; the pages of a truncated answer
-        (507) are merged in memory."""
+        hrefs and the new token. One page (the rule) is handed on as it is (its refs
+        spilled to disk when there are many); the pages of a truncated answer (507) are
+        merged in memory."""
         changed: dict[str, str] = {}
         deleted: set[str] = set()
         for n in range(_MAX_SYNC_PAGES):
             page = self.dav.sync_collection(self.url, token, [f"{{{DAV}}}getetag"])
             if n == 0 and not page.truncated:
-                listed = page.changed if len(page.changed) > HELD_REFS else list(page.changed)
-                return listed, sorted(page.deleted), page.token
+                return page.changed, sorted(page.deleted), page.token
             for ref in page.changed:
                 changed[ref.id] = ref.version
                 deleted.discard(ref.id)
