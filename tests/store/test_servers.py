@@ -26,6 +26,7 @@ from openprotocols.backends._dav import DavBackend
 from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
 from openprotocols.backends.imap import IMAPBackend, IMAPCollection
+from openprotocols.formats import mime
 from openprotocols.model import Account, AccountOptions, Endpoint, FolderKind, Message
 from openprotocols.network import Network
 from openprotocols.store import Binding, LocalStore
@@ -469,4 +470,31 @@ def test_imap_the_same_edit_on_both_sides_is_no_conflict(
     assert report.conflicts == 0
     assert store.conflicts("inbox") == []
     assert titles(binding) == other.messages() == {mid("mp"): "Plain|\\Flagged"}
+    assert_quiet(binding)
+
+
+@pytest.mark.parametrize("imap", ["whole"], indirect=True)
+def test_imap_the_same_edit_of_a_message_written_locally_is_no_conflict(
+    imap: tuple[IMAPBackend, OtherImap], store: LocalStore
+) -> None:
+    """A message written in the store has no internal date; the server gives it one when
+    the sync appends it. The date is the server's bookkeeping, not the message's, so the
+    two copies still hash the same and the same flag set on both sides is one edit.
+
+    Whole messages only: when the backend downloads headers, the server's copy is
+    headers-only and the store's whole, they cannot hash alike, and the same edit is a
+    conflict that keeps both (``docs/sync.md``)."""
+    backend, other = imap
+    store.create_folder("inbox", FolderKind.MAIL)
+    binding = store.bind("inbox", backend, other.mailbox)
+    binding.local.create(mime.parse(mail("Written here", mid("wh"))))  # as an app writes one
+    synced(binding)
+    assert other.messages() == {mid("wh"): "Written here|"}
+
+    edit_flags(binding, mid("wh"), "\\Flagged")
+    other.add_flags(mid("wh"), b"\\Flagged")
+    report = synced(binding)
+    assert report.conflicts == 0
+    assert store.conflicts("inbox") == []
+    assert titles(binding) == other.messages() == {mid("wh"): "Written here|\\Flagged"}
     assert_quiet(binding)

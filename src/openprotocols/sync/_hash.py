@@ -14,14 +14,16 @@ compares them with a frozen copy of the first implementation, and with the one
 deliberate change since (whole messages, below).
 
 A *whole* message (a :class:`Message` with ``content``) is hashed by what its bytes do
-not say: ``content`` itself, flags, keywords, ``internal_date``, ``extended`` and the
-envelope's ``bcc`` (which :func:`~openprotocols.formats.mime.build` keeps out of the
-bytes). The fields read from the bytes (:data:`DERIVED_FROM_CONTENT`) are left out, as
-each side reads them its own way: a server's ``BODYSTRUCTURE`` says ``7bit`` and
-``us-ascii`` where the store's parse of the same bytes says nothing, and the same message
-would never hash the same on both sides. (Before this rule, whole messages hashed every
-field: a pair saved then matches no new hash, so its next change of flags is copied once
-even if the other side made the same change.)
+not say: ``content`` itself, flags, keywords, ``extended`` and the envelope's ``bcc``
+(which :func:`~openprotocols.formats.mime.build` keeps out of the bytes). The fields read
+from the bytes (:data:`DERIVED_FROM_CONTENT`) are left out, as each side reads them its
+own way: a server's ``BODYSTRUCTURE`` says ``7bit`` and ``us-ascii`` where the store's
+parse of the same bytes says nothing, and the same message would never hash the same on
+both sides. So is ``internal_date``, the server's date of receipt (:data:`SERVER_DATES`):
+a message written in the store has none until a sync appends it and the server gives it
+one. (Before this rule, whole messages hashed every field: a pair saved then matches no
+new hash, so its next change of flags is copied once even if the other side made the
+same change.)
 
 Speed (the hash runs for every item a sync fetches): what a value becomes depends on its
 type alone, so a :class:`_Walker` decides once per type which token writer it gets and
@@ -44,7 +46,13 @@ import attrs
 from openprotocols.model._base import Item, RawProperty
 from openprotocols.model.mail import Message
 
-__all__ = ["DERIVED_FROM_CONTENT", "VOLATILE_FIELDS", "VOLATILE_PROPERTIES", "content_hash"]
+__all__ = [
+    "DERIVED_FROM_CONTENT",
+    "SERVER_DATES",
+    "VOLATILE_FIELDS",
+    "VOLATILE_PROPERTIES",
+    "content_hash",
+]
 
 VOLATILE_PROPERTIES = frozenset({"DTSTAMP", "PRODID", "LAST-MODIFIED", "REV", "X-TUID"})
 """Verbatim (``extended``) properties left out of the hash."""
@@ -56,6 +64,9 @@ _MAIL_IDENTITY = frozenset({"uid"})  # an IMAP UID is the server's, not the mess
 
 DERIVED_FROM_CONTENT = frozenset({"size", "envelope", "headers", "parts"})
 """Fields of a whole :class:`Message` read from its ``content``, left out of its hash."""
+
+SERVER_DATES = frozenset({"internal_date"})
+"""Fields of a whole :class:`Message` its server sets, left out of its hash."""
 
 Writer = Callable[[Any, list[str]], None]
 """Appends the tokens of a value to a list."""
@@ -224,4 +235,4 @@ def _volatile(value: object) -> bool:
 
 _OTHER = _Walker(VOLATILE_FIELDS)
 _MAIL = _Walker(VOLATILE_FIELDS | _MAIL_IDENTITY)
-_WHOLE_MAIL = _Walker(VOLATILE_FIELDS | _MAIL_IDENTITY | DERIVED_FROM_CONTENT)
+_WHOLE_MAIL = _Walker(VOLATILE_FIELDS | _MAIL_IDENTITY | DERIVED_FROM_CONTENT | SERVER_DATES)
