@@ -947,13 +947,11 @@ def sync_method(response: PropResponse) -> str:
     listing whenever a collection has no ``getctag``.
     """
     reports = response.child_names(f"{{{DAV}}}supported-report-set")
-    if f"{{{DAV}}}sync-collection" in reports or (
-        not reports and response.text(f"{{{DAV}}}sync-token")
-    ):
+    if reports:
+        return SYNC_COLLECTION if f"{{{DAV}}}sync-collection" in reports else SYNC_CTAG
+    if response.text(f"{{{DAV}}}sync-token"):
         return SYNC_COLLECTION
-    if reports or response.text(f"{{{CALSERVER}}}getctag"):
-        return SYNC_CTAG
-    return SYNC_ETAG
+    return SYNC_CTAG if response.text(f"{{{CALSERVER}}}getctag") else SYNC_ETAG
 
 
 def reports_unlisted(response: PropResponse) -> bool:
@@ -1215,8 +1213,8 @@ class DavBackend(Backend):
         for response in answer.responses:
             if response.status is not None:
                 continue
-            info = self._info_from(canonical_href(response.href, self.principal.home_url),
-                                   response)  # fmt: skip
+            href = canonical_href(response.href, self.principal.home_url)
+            info = self._info_from(href, response)
             if info is not None:
                 found.append((info, response))
         return found
