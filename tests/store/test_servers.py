@@ -464,13 +464,7 @@ def test_imap_the_same_edit_on_both_sides_is_no_conflict(
     remote_entry = backend.collection(other.mailbox).get_one(remote_ref.id)
     assert content_hash(local_entry.item) == content_hash(remote_entry.item)
 
-    edit_flags(binding, mid("mp"), "\\Flagged")
-    other.add_flags(mid("mp"), b"\\Flagged")
-    report = synced(binding)
-    assert report.conflicts == 0
-    assert store.conflicts("inbox") == []
-    assert titles(binding) == other.messages() == {mid("mp"): "Plain|\\Flagged"}
-    assert_quiet(binding)
+    flag_on_both_sides(binding, other, mid("mp"), "Plain")
 
 
 @pytest.mark.parametrize("imap", ["whole"], indirect=True)
@@ -491,10 +485,15 @@ def test_imap_the_same_edit_of_a_message_written_locally_is_no_conflict(
     synced(binding)
     assert other.messages() == {mid("wh"): "Written here|"}
 
-    edit_flags(binding, mid("wh"), "\\Flagged")
-    other.add_flags(mid("wh"), b"\\Flagged")
+    flag_on_both_sides(binding, other, mid("wh"), "Written here")
+
+
+def flag_on_both_sides(binding: Binding, other: OtherImap, message_id: str, subject: str) -> None:
+    """Flag the message here and on the server, sync: one edit, no conflict."""
+    edit_flags(binding, message_id, "\\Flagged")
+    other.add_flags(message_id, b"\\Flagged")
     report = synced(binding)
     assert report.conflicts == 0
-    assert store.conflicts("inbox") == []
-    assert titles(binding) == other.messages() == {mid("wh"): "Written here|\\Flagged"}
+    assert binding.store.conflicts(binding.spec.local_folder) == []
+    assert titles(binding) == other.messages() == {message_id: f"{subject}|\\Flagged"}
     assert_quiet(binding)
