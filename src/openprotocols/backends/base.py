@@ -179,7 +179,8 @@ def spill_refs(
 class _SpilledRefs(Listing):
     """Refs in a temporary file: a line of JSON per chunk of ``[id, version]`` pairs
     (written by this process and read back by it; JSON, not pickle, so that reading
-    can never run code). Iterations are independent: each keeps its own file offset."""
+    can never run code). Iterations are independent, each keeping its own file offset,
+    but not for two threads at once: they share the file."""
 
     def __init__(self, refs: Iterator[ItemRef]) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the listing
