@@ -48,7 +48,11 @@ Push
     polls with NOOP where the server has no IDLE, and calls back on every change.
 Threads
     Each thread gets its own connection (imapclient is not thread-safe). A connection
-    that broke (a malformed response, a lost link) is replaced on the next call.
+    that broke (a malformed response, a lost link) is replaced on the next call. When a
+    thread ends, its connection goes back to the backend, and the next thread that needs
+    one takes it instead of logging in again: repeated parallel syncs of an account's
+    folders (:func:`~openprotocols.store.sync_all`) hold as many connections as workers,
+    not more with every run.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -1158,6 +1163,27 @@ def _reports_change(responses: Sequence[Any]) -> bool:
 # -------------------------------------------------------------------------- backend
 
 
+class _Lease:
+    """A thread's hold on a connection, kept in the backend's thread-local storage.
+
+    Python frees a thread's locals when the thread ends, and with them its lease, which
+    then gives the connection back to the backend: a prefetch worker or a folder of a
+    parallel sync leaves its connection to the next thread rather than open and unused
+    until the backend closes.
+    """
+
+    __slots__ = ("backend", "connection")
+
+    def __init__(self, connection: Connection, backend: weakref.ref[IMAPBackend]) -> None:
+        self.connection = connection
+        self.backend = backend
+
+    def __del__(self) -> None:
+        backend = self.backend()
+        if backend is not None:
+            backend._give_back(self.connection)
+
+
 class IMAPBackend(Backend):
     """Mail folders on an IMAP server (see the module documentation).
 
@@ -1198,8 +1224,9 @@ class IMAPBackend(Backend):
         self.delete_mode = delete
         self.poll_interval = poll_interval
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[Connection] = []
+        self._lock = threading.RLock()  # a lease freed while it is held gives back
+        self._connections: list[Connection] = []  # open, leased or idle
+        self._idle: list[Connection] = []  # given back by threads that ended
         self._known: dict[str, Folder] | None = None
 
     # -- connections ------------------------------------------------------------------
@@ -1211,10 +1238,10 @@ class IMAPBackend(Backend):
     def close(self) -> None:
         """Log out of every connection this backend opened."""
         with self._lock:
-            connections, self._connections = self._connections, []
+            connections, self._connections, self._idle = self._connections, [], []
         for conn in connections:
             conn.close()
-        self._local = threading.local()
+        self._local = threading.local()  # the leases it drops give back nothing now
 
     def _new_connection(self) -> Connection:
         conn = Connection(
@@ -1232,12 +1259,28 @@ class IMAPBackend(Backend):
         return conn
 
     def _connection(self) -> Connection:
-        """This thread's connection, opened (again) when there is none or it broke."""
-        conn: Connection | None = getattr(self._local, "connection", None)
-        if conn is None or conn.broken:
-            conn = self._new_connection()
-            self._local.connection = conn
-        return conn
+        """This thread's connection: an idle one or a new one when it has none or its own
+        broke."""
+        lease: _Lease | None = getattr(self._local, "lease", None)
+        if lease is None or lease.connection.broken:
+            conn = self._idle_connection() or self._new_connection()
+            self._local.lease = lease = _Lease(conn, weakref.ref(self))
+        return lease.connection
+
+    def _idle_connection(self) -> Connection | None:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.broken:
+                    return conn
+        return None
+
+    def _give_back(self, conn: Connection) -> None:
+        """Keep the connection of a thread that ended for the next one (unless it broke
+        or :meth:`close` closed it meanwhile)."""
+        with self._lock:
+            if not conn.broken and conn in self._connections:
+                self._idle.append(conn)
 
     # -- folders -------------------------------------------------------------------------
 
