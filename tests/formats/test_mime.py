@@ -233,6 +233,23 @@ def test_broken_headers_parse_with_warnings() -> None:
     assert mime.text_body(message) == "Hello world"
 
 
+@pytest.mark.parametrize("value", ["text/plain;utf-8*", "text/plain; charset*"])
+def test_a_header_the_standard_library_crashes_on_is_kept_as_text(value: str) -> None:
+    """Python's Content-Type parser raises ``IndexError`` on a parameter name ending in
+    ``*`` without ``=`` (it records other faults as defects). The message still reads:
+    envelope, text, and the part's type; its parameters are lost, with a warning."""
+    source = (
+        "From: a@example.org\r\nSubject: hi\r\nMessage-ID: <x@example.org>\r\n"
+        f"Content-Type: {value}\r\n\r\nbody\r\n"
+    ).encode()
+    warnings: list[Warning] = []
+    message = mime.parse(source, warnings=warnings)
+    assert (message.subject, message.envelope.message_id) == ("hi", "<x@example.org>")
+    assert mime.text_body(message).strip() == "body"
+    assert message.parts[0].content_type == "text/plain"
+    assert mime.parse_headers(source).envelope.message_id == "<x@example.org>"
+
+
 def test_non_bytes_input_is_a_parse_error() -> None:
     """A str is refused with ParseError (never taken for anything else)."""
     with pytest.raises(ParseError):

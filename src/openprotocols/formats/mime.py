@@ -86,6 +86,11 @@ class _HeaderFactory(email.headerregistry.HeaderRegistry):
     and header objects are shared for equal ``(name, value)``: they are immutable (a
     ``str`` with read-only properties), so sharing cannot change a result. The cache is
     bounded in entries and in the length of the values it keeps.
+
+    The standard library's header parsers record what is wrong with a value as defects,
+    but some malformed values make them crash (``Content-Type: text/plain;utf-8*`` raises
+    ``IndexError`` in Python 3.11). Such a header is kept unstructured, as its text: one
+    bad header must not make a whole message unreadable.
     """
 
     _CACHED_VALUE = 2048
@@ -103,13 +108,23 @@ class _HeaderFactory(email.headerregistry.HeaderRegistry):
             made = self._classes[kind] = super().__getitem__(name)
         return made
 
-    def _make(self, name: str, value: str) -> email.headerregistry.BaseHeader:
-        return self[name](name, value)
+    def _make(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
+        try:
+            return self[name](name, value)
+        except Exception:  # a crash of the parser (not a defect it records)
+            return self._unstructured(name, value)
+
+    def _unstructured(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
+        kind = email.headerregistry.UnstructuredHeader
+        made = self._classes.get(kind)
+        if made is None:
+            made = self._classes[kind] = type("_UnstructuredHeader", (kind, self.base_class), {})
+        return made(name, value)
 
     def __call__(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
         if type(value) is str and len(value) <= self._CACHED_VALUE:
             return self._cached(name, value)
-        return super().__call__(name, value)
+        return self._make(name, value)
 
 
 _POLICY = email_policy.default.clone(header_factory=_HeaderFactory())
@@ -653,10 +668,14 @@ def _mime_header(part: MIMEPart, name: str, section: str, warnings: list[Warning
     if raw is None:
         return None
     try:
-        return _POLICY.header_fetch_parse(name, raw)
+        header = _POLICY.header_fetch_parse(name, raw)
     except Exception as exc:
         warnings.append(Warning(None, f"part {section}: {name} unreadable ({type(exc).__name__})"))
         return None
+    if not hasattr(header, "params"):  # the parser crashed on it; the factory kept its text
+        warnings.append(Warning(None, f"part {section}: {name} unreadable"))
+        return None
+    return header
 
 
 def _filename(raw: str | None) -> str | None:
