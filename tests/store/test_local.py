@@ -345,3 +345,24 @@ def test_a_full_listing_sees_every_pair_past_the_first_chunk(
     report = binding.sync(verify=True)
     assert report.deleted == {Side.LOCAL: 3, Side.REMOTE: 0}
     assert len(binding.local.list()) == 1097
+
+
+def test_a_message_given_as_bytes_alone_is_found_by_its_message_id(store: LocalStore) -> None:
+    """``Message.new(content=...)`` reads nothing from the bytes (the model does not parse
+    MIME), so the store takes the Message-ID from the header block: ``find_uid`` finds
+    the message, and restoring an older version replaces it instead of adding a copy
+    that the next sync would upload a second time."""
+    from openprotocols.model import Message
+
+    store.create_folder("inbox", FolderKind.MAIL)
+    inbox = store.collection("inbox")
+    source = b"From: a@example.org\r\nSubject: s\r\nMessage-ID: <m1@example.org>\r\n\r\nbody\r\n"
+    ref = inbox.create(Message.new(content=source, flags=()))
+    assert inbox.find_uid("<m1@example.org>") == ref
+    item = inbox.get_one(ref.id).item
+    inbox.put(ref.id, item.with_flags("\\Seen"), if_match=ref.version)
+    (unread,) = store.history("inbox")
+    store.restore(unread)
+    (only,) = inbox.list()
+    assert only.id == ref.id
+    assert not inbox.get_one(only.id).item.is_seen

@@ -237,6 +237,12 @@ def _encode_message(item: Message) -> Record:
     data = item.content if item.content is not None else item.headers
     if data is None:
         raise InvalidItemError("a message with neither content nor headers has nothing to store")
+    message_id = item.envelope.message_id
+    if message_id is None and item.content is not None:
+        # Message.new(content=...) reads nothing from the bytes, and the store's index of
+        # UIDs needs the Message-ID (find_uid; a restore replaces the current version)
+        header = item.content[: mime.header_block_end(item.content)]
+        message_id = mime.parse_headers(header).envelope.message_id
     meta: dict[str, Any] = {
         "flags": sorted(item.flags),
         "keywords": sorted(item.keywords),
@@ -251,7 +257,7 @@ def _encode_message(item: Message) -> Record:
     if item.extended:
         holder = RawComponent("", item.extended.properties, item.extended.components)
         meta["extended"] = _component_json(holder)
-    return Record(item.kind, data, _write_meta(meta), item.envelope.message_id)
+    return Record(item.kind, data, _write_meta(meta), message_id)
 
 
 def _decode_message(data: bytes, meta: dict[str, Any]) -> Message:
