@@ -282,7 +282,7 @@ class SyncPage:
 
 def _sync_page(events: Iterator[tuple[str, str, str]]) -> SyncPage | None:
     """A page from one pass over a sync-collection answer's events (see
-    :meth:`DavClient._sync_events`): the changed refs go to :func:`spill_refs` as they
+    :meth:`DavClient._listed`): the changed refs go to :func:`spill_refs` as they
     are read, the rest is collected on the way. ``None`` if the answer had no token."""
     deleted: list[str] = []
     token: str | None = None
@@ -668,15 +668,20 @@ class DavClient:
         if spilled is None:  # not a 207
             raise self._not_multistatus(reply)
         with spilled:  # read once, here: the refs are kept in a file of their own
-            page = _sync_page(self._sync_events(reply, url))
+            page = _sync_page(self._listed(reply, url))
         if page is None:
             raise self._unexpected(reply, "a sync-collection answer without a <sync-token>")
         return page
 
-    def _sync_events(self, reply: Reply, url: str) -> Iterator[tuple[str, str, str]]:
-        """Read a spilled sync-collection answer from its start, one ``<response>`` at
-        a time: ``("changed", href, etag)``, ``("deleted", href, "")``, ``("truncated",
-        href, "")`` (a 507 for the collection) and ``("token", token, "")``."""
+    def _listed(
+        self, reply: Reply, url: str, *, etags_required: bool = True
+    ) -> Iterator[tuple[str, str, str]]:
+        """Read a spilled listing of the collection ``url`` (a sync-collection or a
+        PROPFIND depth 1 answer) from its start, one ``<response>`` at a time:
+        ``("changed", href, etag)``, ``("deleted", href, "")``, ``("truncated", href,
+        "")`` (a 507 for the collection) and ``("token", token, "")``; the collection's
+        own response and its sub-collections are left out, and so are members without
+        an ETag unless ``etags_required`` (then they are a :class:`ProtocolError`)."""
         assert reply.spilled is not None
         reply.spilled.seek(0)
         own = canonical_href(url, url)
@@ -696,13 +701,15 @@ class DavClient:
                 if href == own:
                     if response.status == 507:
                         yield "truncated", href, ""
-                elif href.endswith("/"):
+                elif href.endswith("/") or f"{{{DAV}}}collection" in response.child_names(
+                    f"{{{DAV}}}resourcetype"
+                ):
                     continue  # a sub-collection is not an item
                 elif response.status in (404, 410):
                     yield "deleted", href, ""
                 elif etag := response.text(f"{{{DAV}}}getetag"):
                     yield "changed", href, etag
-                else:
+                elif etags_required:
                     raise self._unexpected(reply, f"no ETag for {href}")
         except ParseError as exc:
             raise ProtocolError(
@@ -710,18 +717,32 @@ class DavClient:
             ) from exc
 
     def etags(self, url: str) -> Iterator[tuple[str, str]]:
-        """``(href, etag)`` of every member of the collection ``url`` (PROPFIND depth 1)."""
-        answer = self.propfind(url, [f"{{{DAV}}}getetag", f"{{{DAV}}}resourcetype"], depth=1)
-        own = canonical_href(url, url)
-        for response in answer.responses:
-            href = canonical_href(response.href, url)
-            if href == own or href.endswith("/") or response.status is not None:
-                continue
-            if f"{{{DAV}}}collection" in response.child_names(f"{{{DAV}}}resourcetype"):
-                continue
-            etag = response.text(f"{{{DAV}}}getetag")
-            if etag:
-                yield href, etag
+        """``(href, etag)`` of every member of the collection ``url`` (PROPFIND depth 1),
+        read from the answer spilled to disk, a response at a time, as the iterator is
+        consumed (the request is sent on the first ``next()``).
+
+        :raises ProtocolError: a bad answer, a member without an ETag, or a listing the
+            server cut short (a 507 for the collection): read as it is, the members it
+            left out would look deleted.
+        """
+        props = element(
+            f"{{{DAV}}}prop", element(f"{{{DAV}}}getetag"), element(f"{{{DAV}}}resourcetype")
+        )
+        reply = self.request(
+            "PROPFIND",
+            url,
+            body=_to_bytes(element(f"{{{DAV}}}propfind", props)),
+            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+            spill=True,
+        )
+        if reply.spilled is None:  # not a 207
+            raise self._not_multistatus(reply)
+        with reply.spilled:  # a member without an ETag is no item (as before RFC 6578)
+            for event, href, etag in self._listed(reply, url, etags_required=False):
+                if event == "changed":
+                    yield href, etag
+                elif event == "truncated":
+                    raise self._unexpected(reply, "a listing cut short (507)")
 
     def multiget(
         self, url: str, report: str, data: str, hrefs: Iterable[str]
@@ -1342,20 +1363,27 @@ class DavCollection(Collection[Item]):
             state = f"ctag:{ctag}"
             if ctag and since == state:
                 return Changes((), (), state)
-            return Changes(self._listing(), (), state, full=True)
-        refs = self._listing()
-        state = (
-            "etag:"
-            + hashlib.sha256(
-                "\n".join(sorted(f"{r.id} {r.version}" for r in refs)).encode()
-            ).hexdigest()
-        )
+            return Changes(self._listing()[0], (), state, full=True)
+        refs, digest = self._listing()
+        state = f"etag:{digest}"
         if since == state:
             return Changes((), (), state)
         return Changes(refs, (), state, full=True)
 
-    def _listing(self) -> list[ItemRef]:
-        return [ItemRef(href, etag) for href, etag in self.dav.etags(self.url)]
+    def _listing(self) -> tuple[tuple[ItemRef, ...] | Listing, str]:
+        """Every member's ref (on disk when there are many: :func:`spill_refs`), and a
+        digest of them all that does not depend on their order: the sum of every ref's
+        SHA-256 modulo 2**256, so nothing is held or sorted to compute it."""
+        total = 0
+
+        def refs() -> Iterator[ItemRef]:
+            nonlocal total
+            for href, etag in self.dav.etags(self.url):
+                total += int.from_bytes(hashlib.sha256(f"{href}\0{etag}".encode()).digest())
+                yield ItemRef(href, etag)
+
+        listed = spill_refs(refs())  # consumes refs(): total is complete
+        return listed, f"{total % 2**256:064x}"
 
     def _pages(
         self, token: str

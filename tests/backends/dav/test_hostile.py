@@ -331,3 +331,61 @@ def test_a_long_sync_listing_stays_on_disk_and_reads_again(
     assert changes.deleted == ("/p/h/c/gone.ics",)
     assert changes.state == "sync:t1"
     assert not changes.full
+
+
+def _etag_listing(scripted: HTTPSServer, *members: str) -> None:
+    """/p/h/c/ lists no report and has no state properties (the ETag sync method); a
+    PROPFIND of depth 1 answers with ``members``."""
+
+    def propfind(request: Request) -> Response:
+        if {k.lower(): v for k, v in request.headers}.get("depth") == "1":
+            return multistatus(UNLISTED, *members)
+        return multistatus(UNLISTED)
+
+    scripted.route("PROPFIND", "/p/h/c/", propfind)
+
+
+def test_a_long_etag_listing_stays_on_disk_and_its_state_ignores_order(
+    scripted: HTTPSServer, caldav: CalDAVBackend
+) -> None:
+    """Without sync-collection, a collection is listed by PROPFIND: more members than the
+    backend holds in memory are read from the spilled answer, with sub-collections (even
+    without a trailing slash) and members without an ETag left out; the state is the
+    same whatever order the server lists the members in, and a changed ETag changes it."""
+    members = _members(1000)
+    odd = [
+        prop_response("/p/h/c/sub", "<d:resourcetype><d:collection/></d:resourcetype>"),
+        prop_response("/p/h/c/no-etag.ics", "<d:displayname>x</d:displayname>"),
+    ]
+    _etag_listing(scripted, *members[:500], *odd, *members[500:])
+    collection = caldav.collection("/p/h/c/")
+    assert collection.info.sync_method == SYNC_ETAG
+    changes = collection.changes()
+    assert isinstance(changes.changed, Listing)
+    assert list(changes.changed) == [ItemRef(f"/p/h/c/{n}.ics", f'"{n}"') for n in range(1000)]
+    assert changes.full
+    _etag_listing(scripted, *reversed(members))
+    assert collection.changes(changes.state).changed == ()
+    _etag_listing(
+        scripted, *members[1:], prop_response("/p/h/c/0.ics", '<d:getetag>"x"</d:getetag>')
+    )
+    again = collection.changes(changes.state)
+    assert again.state != changes.state
+    assert again.full
+
+
+def test_an_etag_listing_cut_short_is_a_protocol_error(
+    scripted: HTTPSServer, caldav: CalDAVBackend
+) -> None:
+    """A 507 for the collection in a PROPFIND listing: the members it left out would look
+    deleted, so ``changes()`` raises instead of answering with part of the collection."""
+    _etag_listing(
+        scripted,
+        *_members(300),
+        "<d:response><d:href>/p/h/c/</d:href>"
+        "<d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>",
+    )
+    with pytest.raises(ProtocolError) as info:
+        caldav.collection("/p/h/c/").changes()
+    assert info.value.url == scripted.url_for("/p/h/c/")
+    assert "507" in str(info.value)
