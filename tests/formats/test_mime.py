@@ -250,6 +250,22 @@ def test_a_header_the_standard_library_crashes_on_is_kept_as_text(value: str) ->
     assert mime.parse_headers(source).envelope.message_id == "<x@example.org>"
 
 
+def test_date_and_address_headers_the_standard_library_crashes_on() -> None:
+    """A Date that overflows and address lists that make the parser raise: no date, the
+    addresses from the old parser, a warning for each; the rest of the message reads."""
+    source = (
+        b'From: a@example.org, "\r\nTo: =?utf-8?q?a?= <\r\nDate: 1 Jan 99999999999 10:00\r\n'
+        b"Subject: hi\r\n\r\nbody\r\n"
+    )
+    for read in (mime.parse, mime.parse_headers):
+        warnings: list[Warning] = []
+        message = read(source, warnings=warnings)
+        assert message.subject == "hi"
+        assert message.envelope.date is None
+        assert Address("a@example.org") in message.envelope.from_
+        assert any("Date" in str(w) for w in warnings)
+
+
 def test_non_bytes_input_is_a_parse_error() -> None:
     """A str is refused with ParseError (never taken for anything else)."""
     with pytest.raises(ParseError):

@@ -77,6 +77,10 @@ listed (with a warning). Real mail nests a handful of levels."""
 _FORMAT = "MIME"
 
 
+class _Unparsed(email.headerregistry.UnstructuredHeader):
+    """A header whose parser crashed, kept as its text (see :class:`_HeaderFactory`)."""
+
+
 class _HeaderFactory(email.headerregistry.HeaderRegistry):
     """``email.policy.default``'s header factory, with the work it repeats cached.
 
@@ -89,8 +93,9 @@ class _HeaderFactory(email.headerregistry.HeaderRegistry):
 
     The standard library's header parsers record what is wrong with a value as defects,
     but some malformed values make them crash (``Content-Type: text/plain;utf-8*`` raises
-    ``IndexError`` in Python 3.11). Such a header is kept unstructured, as its text: one
-    bad header must not make a whole message unreadable.
+    ``IndexError`` in Python 3.11). Such a header is kept as its text (:class:`_Unparsed`):
+    one bad header must not make a whole message unreadable, and the readers here take
+    it for an unreadable one.
     """
 
     _CACHED_VALUE = 2048
@@ -99,6 +104,7 @@ class _HeaderFactory(email.headerregistry.HeaderRegistry):
     def __init__(self) -> None:
         super().__init__()
         self._classes: dict[type[Any], type[email.headerregistry.BaseHeader]] = {}
+        self._unparsed = type("_Unparsed", (_Unparsed, self.base_class), {})
         self._cached = functools.lru_cache(maxsize=512)(self._make)
 
     def __getitem__(self, name: str) -> type[email.headerregistry.BaseHeader]:
@@ -112,14 +118,8 @@ class _HeaderFactory(email.headerregistry.HeaderRegistry):
         try:
             return self[name](name, value)
         except Exception:  # a crash of the parser (not a defect it records)
-            return self._unstructured(name, value)
-
-    def _unstructured(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
-        kind = email.headerregistry.UnstructuredHeader
-        made = self._classes.get(kind)
-        if made is None:
-            made = self._classes[kind] = type("_UnstructuredHeader", (kind, self.base_class), {})
-        return made(name, value)
+            header: email.headerregistry.BaseHeader = self._unparsed(name, value)
+            return header
 
     def __call__(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
         if type(value) is str and len(value) <= self._CACHED_VALUE:
@@ -319,6 +319,9 @@ def _header(name: str, raw: str, warnings: list[Warning]) -> Any:
         header = _POLICY.header_fetch_parse(name, raw)
     except Exception as exc:
         warnings.append(Warning(None, f"{name}: unreadable ({type(exc).__name__}: {exc})"))
+        return None
+    if isinstance(header, _Unparsed):
+        warnings.append(Warning(None, f"{name}: unreadable"))
         return None
     for defect in getattr(header, "defects", ()):
         if not isinstance(defect, _UNICODE_DEFECTS):  # RFC 6532 allows UTF-8 in headers
@@ -672,7 +675,7 @@ def _mime_header(part: MIMEPart, name: str, section: str, warnings: list[Warning
     except Exception as exc:
         warnings.append(Warning(None, f"part {section}: {name} unreadable ({type(exc).__name__})"))
         return None
-    if not hasattr(header, "params"):  # the parser crashed on it; the factory kept its text
+    if isinstance(header, _Unparsed):
         warnings.append(Warning(None, f"part {section}: {name} unreadable"))
         return None
     return header
