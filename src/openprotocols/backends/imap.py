@@ -1167,9 +1167,9 @@ class _Lease:
     """A thread's hold on a connection, kept in the backend's thread-local storage.
 
     Python frees a thread's locals when the thread ends, and with them its lease, which
-    then gives the connection back to the backend: a prefetch worker or a folder of a
-    parallel sync leaves its connection to the next thread rather than open and unused
-    until the backend closes.
+    then gives the connection back to the backend: the worker that synced a folder in
+    parallel leaves its connection to the next thread rather than open and unused until
+    the backend closes.
     """
 
     __slots__ = ("backend", "connection")
