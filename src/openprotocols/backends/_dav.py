@@ -602,14 +602,19 @@ class DavClient:
 
     def propfind(self, url: str, props: Sequence[str], *, depth: int) -> Multistatus:
         """PROPFIND ``props`` (Clark names) at ``url``."""
+        return self.multistatus(self._propfind(url, props, depth=depth))
+
+    def _propfind(
+        self, url: str, props: Sequence[str], *, depth: int, spill: bool = False
+    ) -> Reply:
         body = element(f"{{{DAV}}}propfind", element(f"{{{DAV}}}prop", *map(element, props)))
-        reply = self.request(
+        return self.request(
             "PROPFIND",
             url,
             body=_to_bytes(body),
             headers={"Depth": str(depth), "Content-Type": "application/xml; charset=utf-8"},
+            spill=spill,
         )
-        return self.multistatus(reply)
 
     def propfind_one(self, url: str, props: Sequence[str]) -> PropResponse:
         """PROPFIND depth 0: the one response for ``url``.
@@ -721,20 +726,11 @@ class DavClient:
         read from the answer spilled to disk, a response at a time, as the iterator is
         consumed (the request is sent on the first ``next()``).
 
-        :raises ProtocolError: a bad answer, a member without an ETag, or a listing the
-            server cut short (a 507 for the collection): read as it is, the members it
-            left out would look deleted.
+        :raises ProtocolError: a bad answer, or a listing the server cut short (a 507 for
+            the collection): read as it is, the members it left out would look deleted.
         """
-        props = element(
-            f"{{{DAV}}}prop", element(f"{{{DAV}}}getetag"), element(f"{{{DAV}}}resourcetype")
-        )
-        reply = self.request(
-            "PROPFIND",
-            url,
-            body=_to_bytes(element(f"{{{DAV}}}propfind", props)),
-            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-            spill=True,
-        )
+        props = [f"{{{DAV}}}getetag", f"{{{DAV}}}resourcetype"]
+        reply = self._propfind(url, props, depth=1, spill=True)
         if reply.spilled is None:  # not a 207
             raise self._not_multistatus(reply)
         with reply.spilled:  # a member without an ETag is no item (as before RFC 6578)
