@@ -80,6 +80,9 @@ _FORMAT = "MIME"
 class _Unparsed(email.headerregistry.UnstructuredHeader):
     """A header whose parser crashed, kept as its text (see :class:`_HeaderFactory`)."""
 
+    crash = ""
+    """What the parser raised: ``"IndexError: string index out of range"``."""
+
 
 class _HeaderFactory(email.headerregistry.HeaderRegistry):
     """``email.policy.default``'s header factory, with the work it repeats cached.
@@ -117,8 +120,10 @@ class _HeaderFactory(email.headerregistry.HeaderRegistry):
     def _make(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
         try:
             return self[name](name, value)
-        except Exception:  # a crash of the parser (not a defect it records)
-            header: email.headerregistry.BaseHeader = self._unparsed(name, value)
+        except Exception as exc:  # a crash of the parser (not a defect it records)
+            unparsed = self._unparsed(name, value)
+            unparsed.crash = f"{type(exc).__name__}: {exc}"  # a string: no traceback kept
+            header: email.headerregistry.BaseHeader = unparsed
             return header
 
     def __call__(self, name: str, value: Any) -> email.headerregistry.BaseHeader:
@@ -315,13 +320,9 @@ def _eight_bit(name: str, raw: str, warnings: list[Warning]) -> str:
 def _header(name: str, raw: str, warnings: list[Warning]) -> Any:
     """The policy's header object for a raw value, or ``None`` (with a warning) when
     ``email`` fails on it."""
-    try:
-        header = _POLICY.header_fetch_parse(name, raw)
-    except Exception as exc:
-        warnings.append(Warning(None, f"{name}: unreadable ({type(exc).__name__}: {exc})"))
-        return None
+    header = _POLICY.header_fetch_parse(name, raw)
     if isinstance(header, _Unparsed):
-        warnings.append(Warning(None, f"{name}: unreadable"))
+        warnings.append(Warning(None, f"{name}: unreadable ({header.crash})"))
         return None
     for defect in getattr(header, "defects", ()):
         if not isinstance(defect, _UNICODE_DEFECTS):  # RFC 6532 allows UTF-8 in headers
@@ -670,13 +671,10 @@ def _mime_header(part: MIMEPart, name: str, section: str, warnings: list[Warning
     raw = _raw_value(part, name)
     if raw is None:
         return None
-    try:
-        header = _POLICY.header_fetch_parse(name, raw)
-    except Exception as exc:
-        warnings.append(Warning(None, f"part {section}: {name} unreadable ({type(exc).__name__})"))
-        return None
+    header = _POLICY.header_fetch_parse(name, raw)
     if isinstance(header, _Unparsed):
-        warnings.append(Warning(None, f"part {section}: {name} unreadable"))
+        crashed = header.crash.partition(":")[0]
+        warnings.append(Warning(None, f"part {section}: {name} unreadable ({crashed})"))
         return None
     return header
 
