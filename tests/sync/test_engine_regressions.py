@@ -3,9 +3,11 @@ between two memory collections."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import attrs
 
-from openprotocols.backends.base import ItemRef
+from openprotocols.backends.base import Entry, ItemRef
 from openprotocols.backends.memory import MemoryBackend, MemoryCollection, MemoryServer
 from openprotocols.errors import ConflictError
 from openprotocols.model import Account, Folder, FolderKind, Task
@@ -174,3 +176,30 @@ def test_etag_churn_against_an_edit_is_no_conflict() -> None:
     report = Engine(world.local, world.remote, world.status, policy=ConflictPolicy.LOCAL_WINS).run()
     assert report.conflicts == 0
     assert world.subjects(Side.LOCAL) == world.subjects(Side.REMOTE) == ["theirs"]
+
+
+class Chatty(MemoryCollection):
+    """Answers every batch with one more item than asked for, and the first item twice:
+    the unsolicited FETCH responses an IMAP server may send with a batch (found on
+    Dovecot), injected here on purpose."""
+
+    def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[Item]]:
+        entries = list(super()._get_batch(ids))
+        others = [r.id for r in self.list() if r.id not in ids]
+        extra = list(super()._get_batch(others[:1]))
+        return [*entries, *entries[:1], *extra]
+
+
+def test_items_not_asked_for_are_left_out() -> None:
+    """An item the collection sends unasked, or twice, is not copied in place of
+    another (it raised KeyError, ending the sync) and is not lost: each item is copied
+    once, from its own answer."""
+    world = World()
+    chatty = Chatty(world.remote.backend, world.remote.folder)
+    chatty.batch_size = 2
+    for n in range(5):
+        world.remote.create(Task.new(f"t{n}"))
+    report = Engine(world.local, chatty, world.status, batch_size=2).run()
+    assert report.ok, report.errors
+    assert report.created[Side.LOCAL] == 5
+    assert world.subjects(Side.LOCAL) == [f"t{n}" for n in range(5)]

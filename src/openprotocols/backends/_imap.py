@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import contextlib
 import functools
 import imaplib
@@ -212,15 +213,41 @@ def parse_uid_set(text: str) -> set[int]:
     :raises ValueError: ``text`` is not such a set.
     """
     found: set[int] = set()
-    for piece in text.split(","):
-        low, _, high = piece.partition(":")
-        first, last = int(low), int(high or low)
-        if first > last:
-            first, last = last, first
+    for first, last in _ranges(text):
         if last - first > 10_000_000:
             raise ValueError("a UID range too large to expand")
         found.update(range(first, last + 1))
     return found
+
+
+def uid_set_contains(text: str) -> Callable[[int], bool] | None:
+    """A membership test for a sequence set, by its ranges (nothing is expanded); ``None``
+    for a set with ``*``, whose meaning depends on the mailbox.
+
+    :raises ValueError: ``text`` is not a sequence set.
+    """
+    if "*" in text:
+        return None
+    bounds: list[list[int]] = []
+    for low, high in sorted(_ranges(text)):
+        if bounds and low <= bounds[-1][1] + 1:
+            bounds[-1][1] = max(bounds[-1][1], high)
+        else:
+            bounds.append([low, high])
+    starts = [low for low, _ in bounds]
+
+    def contains(uid: int) -> bool:
+        at = bisect.bisect_right(starts, uid) - 1
+        return at >= 0 and uid <= bounds[at][1]
+
+    return contains
+
+
+def _ranges(text: str) -> Iterator[tuple[int, int]]:
+    for piece in text.split(","):
+        low, _, high = piece.partition(":")
+        first, last = int(low), int(high or low)
+        yield (first, last) if first <= last else (last, first)
 
 
 def chunks(uids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -868,11 +895,17 @@ class Connection:
         if modifiers:
             args.append(f"({modifiers})".encode("ascii"))
         self._run("UID FETCH", b"FETCH", args, uid=True)
-        wanted = None if ("*" in uids or ":" in uids) else parse_uid_set(uids)
-        fetched = self._fetched()
-        if wanted is not None:
-            fetched = {uid: data for uid, data in fetched.items() if uid in wanted}
-        return fetched
+        return self._wanted(uids, self._fetched())
+
+    @staticmethod
+    def _wanted(uids: str, fetched: dict[int, FetchData]) -> dict[int, FetchData]:
+        """The messages a UID FETCH of ``uids`` asked for, without the unsolicited FETCH
+        responses (another client's flag change, with its UID under QRESYNC) that came
+        with them; with ``*`` in the set, the caller filters."""
+        wanted = uid_set_contains(uids)
+        if wanted is None:
+            return fetched
+        return {uid: data for uid, data in fetched.items() if wanted(uid)}
 
     @_guarded
     def fetch_numbers(self, first: int, last: int, items: str) -> dict[int, FetchData] | None:

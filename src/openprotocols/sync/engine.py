@@ -496,17 +496,27 @@ class Engine:
                     yield action.id
 
         for chunk in _batches(self._fetch(source, ids()), self.batch_size):
-            batch = [asked.pop(entry.id) for entry in chunk]
-            kept = self._local_extras(batch) if source is Side.REMOTE else {}
-            for fetched_entry, action in zip(chunk, batch, strict=True):
+            pairs = [(entry, action) for entry in chunk if (action := self._asked(asked, entry))]
+            kept = self._local_extras([a for _, a in pairs]) if source is Side.REMOTE else {}
+            for fetched_entry, action in pairs:
                 extras = kept.get(fetched_entry.id)
                 entry = _with_extras(fetched_entry, extras) if extras else fetched_entry
                 self._guarded(report, action, functools.partial(self._copy, action, entry, report))
-            yield len(chunk)
+            yield len(pairs)
         for item_id in asked:  # deleted since changes(): the next run sees it
             log.info("%s %s vanished before it could be copied", source, item_id)
         if asked:
             yield len(asked)
+
+    @staticmethod
+    def _asked(asked: dict[str, Action], entry: Entry[Any]) -> Action | None:
+        """The action waiting for ``entry``, taken off ``asked``; ``None`` for an item
+        that was not asked for, or came twice (a collection breaking its contract), which
+        is left out rather than copied in place of another."""
+        action = asked.pop(entry.id, None)
+        if action is None:
+            log.warning("%s was not asked for (or came twice): left out", entry.id)
+        return action
 
     def _local_extras(self, batch: Sequence[Action]) -> dict[str, tuple[RawProperty, ...]]:
         """The ``X-`` properties of the local items that remote updates will replace, by

@@ -230,3 +230,29 @@ def test_the_same_message_fetched_twice_hashes_the_same(
     assert first.item.internal_date is not None
     assert type(first.item.internal_date.tzinfo) is dt.timezone
     assert content_hash(first.item) == content_hash(second.item)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["headers", "whole"])
+def test_get_returns_only_the_messages_asked_for(
+    make_backend: Any, server_name: str, other_client: Any, whole: bool
+) -> None:
+    """Another client's flag change on messages outside the batch comes back with the
+    batch's UID FETCH (Dovecot sends it, with the UID under QRESYNC): it is not an entry
+    (it was one, without content, before)."""
+    options = AccountOptions(download_entire_messages=whole)
+    backend = make_backend(account={"options": options})
+    folder = backend.create_folder(unique(), FolderKind.MAIL)
+    try:
+        for n in range(6):
+            other_client.append(folder.id, message(f"m{n}"))
+        collection = backend.collection(folder)
+        refs = collection.changes().changed
+        ids = sorted((r.id for r in refs), key=lambda i: int(i.split(":")[1]))
+        assert len(list(collection.get(ids[:3]))) == 3  # the folder is now selected
+        other_client.select_folder(folder.id)
+        other_client.add_flags([int(i.split(":")[1]) for i in ids[3:]], ["\\Flagged"])
+        entries = list(collection.get(ids[:3]))
+        assert sorted(e.id for e in entries) == sorted(ids[:3])
+        assert all(e.item.subject for e in entries)
+    finally:
+        backend.delete_folder(folder)
