@@ -18,8 +18,9 @@ Each backend figure includes connecting, logging in and logging out, as mbsync's
 
 - wall time (``time.perf_counter``), the median of ``--runs`` runs;
 - IMAP commands the backend sent, counted by wrapping the adapter's ``_IMAP4`` in this
-  process (the adapter does not pipeline: one command is one round trip), split into the
-  session (connect, login, CAPABILITY, ENABLE, LIST) and the folder's own commands.
+  process (a batch read keeps the next batch's UID FETCH on its way, so not every command
+  is a round trip), split into the session (connect, login, CAPABILITY, ENABLE, LIST) and
+  the folder's own commands.
   Under QRESYNC the folder's part of a no-change re-sync is a constant (one SELECT);
   mbsync's commands are counted from its ``-D n`` protocol trace in the memory run (it
   pipelines, so its commands are not all round trips);

@@ -58,6 +58,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import collections
 import contextlib
 import functools
 import imaplib
@@ -173,6 +174,23 @@ class Selected:
     """UIDs a QRESYNC select reported as expunged since the given mod-sequence."""
     changed: dict[int, FetchData] = attrs.field(factory=dict, eq=False)
     """FETCH data a QRESYNC select reported for messages changed since then."""
+
+
+@attrs.define(eq=False)
+class Pending:
+    """A ``UID FETCH`` sent by :meth:`Connection.send_uid_fetch` whose answer is not
+    read yet; :meth:`Connection.read_uid_fetch` reads it."""
+
+    tag: bytes
+    contains: Callable[[int], bool]
+    """Whether a UID is one this command asked for."""
+    received: dict[int, FetchData] = attrs.Factory(dict)
+    """The FETCH data read so far (a server may interleave the answers of commands)."""
+    done: bool = False
+    error: BackendError | None = None
+    """The server's refusal (a tagged NO or BAD), raised to the reader."""
+    abandoned: bool = False
+    """Nobody will read it: its answer is read and dropped."""
 
 
 def encode_name(text: str) -> str:
@@ -467,6 +485,7 @@ class Connection:
         self.capabilities: frozenset[str] = frozenset()
         self.selected: Selected | None = None
         self._client: _Client | None = None
+        self._pending: collections.deque[Pending] = collections.deque()
 
     def __repr__(self) -> str:
         return f"<Connection {self.url}>"
@@ -512,9 +531,10 @@ class Connection:
         """Log out (best effort) and close the socket. Safe to call more than once."""
         client, self._client = self._client, None
         self.selected = None
+        pending, self._pending = self._pending, collections.deque()
         if client is None:
             return
-        if not self.broken:
+        if not self.broken and not pending:  # LOGOUT would read their answers first
             with contextlib.suppress(Exception):
                 client._imap._simple_command("LOGOUT")
         with contextlib.suppress(Exception):
@@ -525,6 +545,7 @@ class Connection:
         self.broken = True
         client, self._client = self._client, None
         self.selected = None
+        self._pending.clear()
         if client is not None:
             with contextlib.suppress(Exception):
                 client.shutdown()
@@ -558,14 +579,19 @@ class Connection:
     # -- errors ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _guard(self, *, connecting: bool = False) -> Iterator[None]:
+    def _guard(self, *, connecting: bool = False, settle: bool = True) -> Iterator[None]:
         """Translate every foreign exception into the library's own, at this one place.
 
         An error that leaves the stream in doubt (a malformed response, a lost link, a
         security failure, imaplib's READ-ONLY confusion) drops the connection; a refused
-        command (NO) does not.
+        command (NO) does not. With ``settle``, the answers of commands sent ahead
+        (:meth:`send_uid_fetch`) are read first, so that they cannot mix with the
+        command about to be sent.
         """
         try:
+            if settle:
+                while self._pending:
+                    self._read_pending()
             yield
         except OpenProtocolsError as exc:
             if isinstance(exc, BackendError):
@@ -906,6 +932,75 @@ class Connection:
         if wanted is None:
             return fetched
         return {uid: data for uid, data in fetched.items() if wanted(uid)}
+
+    def send_uid_fetch(self, uids: str, items: str) -> Pending:
+        """Send a ``UID FETCH`` of ``uids`` (a set without ``*``) and return without
+        reading its answer (pipelining): the server answers it while the caller works,
+        and :meth:`read_uid_fetch` reads it.
+
+        A server may run pipelined commands at once and interleave their answers
+        (Dovecot does): the FETCH responses read go to the command whose set holds the
+        UID. Any other command on the connection reads the answers still on their way
+        before it is sent (each is kept for its reader), so its responses never mix with
+        theirs.
+        """
+        contains = uid_set_contains(uids)
+        if contains is None:
+            raise ValueError("a pipelined UID FETCH needs a sequence set without '*'")
+        with self._guard(settle=False):
+            imap = self._imap
+            tag = imap._new_tag()
+            command = b"%s UID FETCH %s (%s)\r\n" % (tag, uids.encode(), items.encode())
+            imap.send(command)
+            pending = Pending(tag, contains)
+            self._pending.append(pending)
+            return pending
+
+    def read_uid_fetch(self, pending: Pending) -> dict[int, FetchData]:
+        """The answer of a :meth:`send_uid_fetch` (reading those sent before it first),
+        as :meth:`uid_fetch` returns it.
+
+        :raises ConnectionError: the connection was lost (or closed) before the answer.
+        """
+        with self._guard(settle=False):
+            while not pending.done:
+                if pending not in self._pending:
+                    raise ConnectionError(
+                        f"the connection to {self.url} ended before a FETCH answer", url=self.url
+                    )
+                self._read_pending()
+            if pending.error is not None:
+                raise pending.error
+            received, pending.received = pending.received, {}
+            return received
+
+    def forget(self, pending: Pending) -> None:
+        """Nobody will read ``pending``: its answer is dropped as it is read (by the
+        next command on the connection)."""
+        pending.abandoned = True
+        pending.received = {}
+
+    def _read_pending(self) -> None:
+        """Read up to the end of the oldest command sent ahead; leave the connection as
+        a command that ran to its end leaves it (other untagged data drained)."""
+        pending = self._pending[0]
+        imap = self._imap
+        imap._responses = 0
+        imap._check_bye()
+        typ, data = imap._get_tagged_response(pending.tag)
+        imap._check_bye()
+        self._pending.popleft()
+        pending.done = True
+        for uid, values in self._fetched().items():
+            for owner in (pending, *self._pending):
+                if owner.contains(uid):
+                    if not owner.abandoned:
+                        owner.received.setdefault(uid, {}).update(values)
+                    break
+        self._drain()
+        if typ != "OK":
+            pending.error = self._failed("UID FETCH", typ, data)
+            pending.received = {}
 
     @_guarded
     def fetch_numbers(self, first: int, last: int, items: str) -> dict[int, FetchData] | None:

@@ -29,7 +29,9 @@ abstract methods. The public methods here are *template methods*: they check rea
 state, capabilities and item kinds once, for every backend, before calling the
 underscored method the backend implements — a backend cannot forget those checks, and
 nothing is sent when they fail. Reads are batched: implement :meth:`Collection._get_batch`
-and the base class keeps memory bounded by :attr:`Collection.batch_size`.
+and the base class keeps memory bounded by :attr:`Collection.batch_size` (a protocol that
+can carry several requests at once also implements :meth:`Collection._send_batch` and
+:meth:`Collection._read_batch`, and sets :attr:`Collection.pipeline`).
 
 :class:`openprotocols.backends.memory.MemoryBackend` is the reference implementation,
 and :class:`openprotocols.testing.BackendContractTests` checks any backend against this
@@ -49,7 +51,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import attrs
 
@@ -251,6 +253,11 @@ class Collection(abc.ABC, Generic[I]):
     batches. The worker runs one batch at a time, in order; the caller may use the
     collection meanwhile (the sync engine writes to it while it reads), so a backend
     that prefetches serialises the use of its connection (the DAV client has a lock)."""
+    pipeline: int = 0
+    """How many batches' requests :meth:`get` sends ahead of the batch the caller
+    consumes, in the caller's thread, for a backend whose protocol can carry several
+    requests on one connection (IMAP): it implements :meth:`_send_batch` and
+    :meth:`_read_batch`. Ignored with :attr:`prefetch`."""
 
     def __init__(self, backend: Provider, folder: Folder) -> None:
         self.backend = backend
@@ -291,14 +298,23 @@ class Collection(abc.ABC, Generic[I]):
         """
         batches = _batches(ids, self.batch_size)
         if not self.prefetch:
-            for batch in batches:
-                yield from self._get_batch(batch)
+            sent: deque[Any] = deque()
+            try:
+                for batch in batches:
+                    sent.append(self._send_batch(batch))
+                    if len(sent) > self.pipeline:
+                        yield from self._read_batch(sent.popleft())
+                while sent:
+                    yield from self._read_batch(sent.popleft())
+            finally:
+                for request in sent:  # a caller that stopped early, or an error
+                    self._forget_batch(request)
             return
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         pending: deque[Future[Iterable[Entry[I]]]] = deque()
         try:
             for batch in batches:
-                pending.append(pool.submit(self._get_batch, batch))
+                pending.append(pool.submit(self._fetch_batch, batch))
                 if len(pending) > self.prefetch:
                     yield from pending.popleft().result()
             while pending:
@@ -313,7 +329,7 @@ class Collection(abc.ABC, Generic[I]):
 
         :raises NotFoundError: there is no item with that id.
         """
-        for entry in self._get_batch([id]):
+        for entry in self._fetch_batch([id]):
             return entry
         raise NotFoundError(
             f"no item {id!r} in {self.folder.id}",
@@ -325,6 +341,22 @@ class Collection(abc.ABC, Generic[I]):
     @abc.abstractmethod
     def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[I]]:
         """Fetch at most :attr:`batch_size` items; skip ids that do not exist."""
+
+    def _send_batch(self, ids: Sequence[str]) -> Any:
+        """Send the request for a batch and return what :meth:`_read_batch` needs to
+        read its answer. By default nothing is sent: the ids are returned."""
+        return ids
+
+    def _read_batch(self, request: Any) -> Iterable[Entry[I]]:
+        """The entries of a batch :meth:`_send_batch` asked for. By default
+        :meth:`_get_batch` of the ids."""
+        return self._get_batch(request)
+
+    def _forget_batch(self, request: Any) -> None:
+        """A request :meth:`_send_batch` sent will not be read (the caller stopped)."""
+
+    def _fetch_batch(self, ids: Sequence[str]) -> Iterable[Entry[I]]:
+        return self._read_batch(self._send_batch(ids))
 
     # -- writing (checked here, once, for every backend) -----------------------
 

@@ -96,6 +96,7 @@ from ._imap import (
     Limits,
     ListedFolder,
     Namespace,
+    Pending,
     Selected,
     chunks,
     decode_name,
@@ -506,11 +507,27 @@ def decode_header_words(text: str) -> str:
 # -------------------------------------------------------------------------- collection
 
 
+@attrs.frozen
+class _Sent:
+    """A batch's ``UID FETCH`` on its way, and what reading its answer needs."""
+
+    conn: Connection
+    selected: Selected
+    whole: bool
+    pending: Pending
+
+
 class IMAPCollection(Collection[Message]):
     """One mailbox. Obtained from :meth:`IMAPBackend.collection`."""
 
     backend: IMAPBackend
     batch_size = 100
+    pipeline = 1
+    """How many batches' ``UID FETCH`` commands :meth:`get` keeps on their way ahead of
+    the batch being consumed (``0``: one command at a time). The server answers the next
+    one while this process decodes, with no thread; other commands may use the
+    connection meanwhile (the sync engine writes while it reads): the answers on their
+    way are read first and kept (see :meth:`Connection.send_uid_fetch`)."""
     listing_batch = 2000
     """How many messages a full listing reads with one ``FETCH`` (see :meth:`changes`)."""
 
@@ -728,14 +745,35 @@ class IMAPCollection(Collection[Message]):
     # -- reading ------------------------------------------------------------------------
 
     def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[Message]]:
+        return self._read_batch(self._send_batch(ids))
+
+    def _send_batch(self, ids: Sequence[str]) -> _Sent | None:
+        """Send the ``UID FETCH`` of a batch (``None`` when no id names a message here)."""
         conn = self._conn()
         selected = self._select(conn)
         uids = sorted({uid for i in ids if (uid := self._uid(selected, i)) is not None})
         if not uids:
+            return None
+        whole = self.backend.account.options.download_entire_messages
+        items = (
+            self._whole_items(conn, selected)
+            if whole
+            else self._items(conn, selected, _HEADER_ITEMS)
+        )
+        return _Sent(conn, selected, whole, conn.send_uid_fetch(uid_set(uids), items))
+
+    def _forget_batch(self, request: _Sent | None) -> None:
+        if request is not None:
+            request.conn.forget(request.pending)
+
+    def _read_batch(self, sent: _Sent | None) -> list[Entry[Message]]:
+        if sent is None:
             return []
-        if self.backend.account.options.download_entire_messages:
-            return self._fetch_whole(conn, selected, uids)
-        return self._fetch_headers(conn, selected, uids)
+        conn, selected = sent.conn, sent.selected
+        fetched = conn.read_uid_fetch(sent.pending)
+        if sent.whole:
+            return self._whole_entries(conn, selected, fetched)
+        return self._header_entries(conn, selected, fetched)
 
     def _items(self, conn: Connection, selected: Selected, base: str) -> str:
         return base + (" MODSEQ" if self._mode(conn, selected) != "f" else "")
@@ -744,19 +782,23 @@ class IMAPCollection(Collection[Message]):
         self, conn: Connection, selected: Selected, uids: Sequence[int]
     ) -> list[Entry[Message]]:
         fetched = conn.uid_fetch(uid_set(uids), self._items(conn, selected, _HEADER_ITEMS))
+        return self._header_entries(conn, selected, fetched)
+
+    def _header_entries(
+        self, conn: Connection, selected: Selected, fetched: Mapping[int, FetchData]
+    ) -> list[Entry[Message]]:
         return [
             self._entry(conn, selected, uid, data, whole=False)
             for uid, data in sorted(fetched.items())
         ]
 
-    def _fetch_whole(
-        self, conn: Connection, selected: Selected, uids: Sequence[int]
+    def _whole_entries(
+        self, conn: Connection, selected: Selected, fetched: Mapping[int, FetchData]
     ) -> list[Entry[Message]]:
         # One round trip: the body is fetched partially, capped at the literal limit, so a
         # larger message is never read whole; one that came back cut short is kept
         # headers-only, from the header block in the bytes that did arrive.
         limit = self.backend.limits.max_literal
-        fetched = conn.uid_fetch(uid_set(uids), self._whole_items(conn, selected))
         entries: list[Entry[Message]] = []
         headerless: list[int] = []
         for uid, data in sorted(fetched.items()):

@@ -202,13 +202,13 @@ class BackendContractTests:
         refs = self._fill(collection, kind, 5)
         collection.batch_size = 2  # an instance attribute shadows the class default
         asked: list[int] = []
-        original = collection._get_batch
+        original = collection._send_batch
 
         def spy(ids: Any) -> Any:
             asked.append(len(ids))
             return original(ids)
 
-        collection._get_batch = spy  # type: ignore[method-assign]
+        collection._send_batch = spy  # type: ignore[method-assign]
         got = {e.id: e for e in collection.get(r.id for r in refs)}
         assert set(got) == {r.id for r in refs}
         assert max(asked) <= 2

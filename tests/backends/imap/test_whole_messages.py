@@ -140,13 +140,16 @@ def test_one_fetch_per_batch_and_oversize_stays_headers_only(
         collection = backend.collection(folder)
         ids = [r.id for r in collection.changes().changed]
         fetches: list[str] = []
-        original = Connection.uid_fetch
+        for name in ("uid_fetch", "send_uid_fetch"):  # one by one, or pipelined
+            original = getattr(Connection, name)
 
-        def counting(self: Connection, uids: str, items: str, **kwargs: Any) -> Any:
-            fetches.append(items)
-            return original(self, uids, items, **kwargs)
+            def counting(
+                self: Connection, uids: str, items: str, _original: Any = original, **kw: Any
+            ) -> Any:
+                fetches.append(items)
+                return _original(self, uids, items, **kw)
 
-        monkeypatch.setattr(Connection, "uid_fetch", counting)
+            monkeypatch.setattr(Connection, name, counting)
         entries = {e.item.subject: e for e in collection.get(ids)}
         assert len(fetches) == 1
         assert "BODYSTRUCTURE" in fetches[0]
