@@ -58,8 +58,10 @@ import abc
 import collections
 import email.utils
 import hashlib
+import itertools
 import logging
 import re
+import sqlite3
 import tempfile
 import threading
 import time
@@ -1381,28 +1383,42 @@ class DavCollection(Collection[Item]):
         listed = spill_refs(refs())  # consumes refs(): total is complete
         return listed, f"{total % 2**256:064x}"
 
-    def _pages(
-        self, token: str
-    ) -> tuple[tuple[ItemRef, ...] | Listing | list[ItemRef], list[str], str]:
+    def _pages(self, token: str) -> tuple[tuple[ItemRef, ...] | Listing, list[str], str]:
         """Every page of a sync-collection from ``token``: the changed refs, the deleted
         hrefs and the new token. One page (the rule) is handed on as it is (its refs
-        spilled to disk when there are many); the pages of a truncated answer (507) are
-        merged in memory."""
-        changed: dict[str, str] = {}
-        deleted: set[str] = set()
-        for n in range(_MAX_SYNC_PAGES):
+        spilled to disk when there are many). The pages of a truncated answer (507) are
+        merged in a temporary SQLite database, a later page's word on an href winning,
+        and the merged refs spilled: memory holds neither the pages nor the merge."""
+        pages = self._sync_pages(token)
+        first = next(pages)
+        if not first.truncated:
+            return first.changed, sorted(first.deleted), first.token
+        merge = sqlite3.connect("")  # private and temporary: in memory while small
+        try:
+            merge.execute("CREATE TABLE refs (href TEXT PRIMARY KEY, etag TEXT) WITHOUT ROWID")
+            for last in itertools.chain([first], pages):
+                merge.executemany(
+                    "INSERT OR REPLACE INTO refs VALUES (?, ?)",
+                    itertools.chain(
+                        ((ref.id, ref.version) for ref in last.changed),
+                        ((href, None) for href in last.deleted),  # NULL: deleted
+                    ),
+                )
+            rows = merge.execute("SELECT href, etag FROM refs WHERE etag IS NOT NULL")
+            refs = spill_refs(ItemRef(href, etag) for href, etag in rows)
+            rows = merge.execute("SELECT href FROM refs WHERE etag IS NULL")
+            return refs, [href for (href,) in rows], last.token
+        finally:
+            merge.close()
+
+    def _sync_pages(self, token: str) -> Iterator[SyncPage]:
+        """The pages of a sync-collection from ``token``, asking again after each
+        truncated one (507) with the token it gave."""
+        for _ in range(_MAX_SYNC_PAGES):
             page = self.dav.sync_collection(self.url, token, [f"{{{DAV}}}getetag"])
-            if n == 0 and not page.truncated:
-                return page.changed, sorted(page.deleted), page.token
-            for ref in page.changed:
-                changed[ref.id] = ref.version
-                deleted.discard(ref.id)
-            for href in page.deleted:
-                changed.pop(href, None)
-                deleted.add(href)
+            yield page
             if not page.truncated:
-                refs = [ItemRef(href, etag) for href, etag in changed.items()]
-                return refs, sorted(deleted), page.token
+                return
             if page.token == token:
                 raise ProtocolError(
                     f"{self.url} truncated a sync report without advancing its token",

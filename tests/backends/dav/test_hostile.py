@@ -221,6 +221,57 @@ def test_truncated_sync_report_is_paged_through(
     assert changes.state == "sync:t2"
 
 
+def test_a_long_truncated_sync_report_is_merged_out_of_memory(
+    scripted: HTTPSServer, caldav: CalDAVBackend
+) -> None:
+    """Three pages of 400 members: the merge (a later page's word winning) ends in a
+    Listing on disk, as one long page does; it was a list in memory."""
+    scripted.route("PROPFIND", "/p/h/c/", multistatus(CAL))
+    gone = "<d:status>HTTP/1.1 404 Not Found</d:status>"
+    truncated = (
+        "<d:response><d:href>/p/h/c/</d:href>"
+        "<d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>"
+    )
+
+    def member(n: int, etag: str) -> str:
+        return prop_response(f"/p/h/c/{n}.ics", f'<d:getetag>"{etag}"</d:getetag>')
+
+    def deleted(n: int) -> str:
+        return f"<d:response><d:href>/p/h/c/{n}.ics</d:href>{gone}</d:response>"
+
+    pages = {
+        "": multistatus(*(member(n, "a") for n in range(400)), truncated, extra=TOKEN),
+        "t1": multistatus(
+            *(member(n, "b") for n in range(400, 800)),
+            *(deleted(n) for n in range(100)),  # gone after page one listed them
+            *(member(n, "c") for n in range(100, 200)),  # changed since
+            truncated,
+            extra="<d:sync-token>t2</d:sync-token>",
+        ),
+        "t2": multistatus(
+            *(member(n, "d") for n in range(10)),  # back again
+            *(member(n, "e") for n in range(800, 1200)),
+            extra="<d:sync-token>t3</d:sync-token>",
+        ),
+    }
+
+    def sync(request: Request) -> Response:
+        asked = request.text.split("<D:sync-token>")
+        return pages[asked[1].split("<")[0] if len(asked) > 1 else ""]
+
+    scripted.route("REPORT", "/p/h/c/", sync)
+    changes = caldav.collection("/p/h/c/").changes()
+    assert isinstance(changes.changed, Listing)
+    expected = {f"/p/h/c/{n}.ics": '"d"' for n in range(10)}
+    expected |= {f"/p/h/c/{n}.ics": '"c"' for n in range(100, 200)}
+    expected |= {f"/p/h/c/{n}.ics": '"a"' for n in range(200, 400)}
+    expected |= {f"/p/h/c/{n}.ics": '"b"' for n in range(400, 800)}
+    expected |= {f"/p/h/c/{n}.ics": '"e"' for n in range(800, 1200)}
+    assert {r.id: r.version for r in changes.changed} == expected
+    assert len(changes.changed) == len(expected)
+    assert changes.state == "sync:t3"
+
+
 def test_directory_gateway(scripted: HTTPSServer, test_ca: TestCA) -> None:
     """The principal's directory-gateway is the directory; a search is one
     addressbook-query with a text-match and a limit."""
