@@ -745,7 +745,7 @@ class IMAPCollection(Collection[Message]):
     # -- reading ------------------------------------------------------------------------
 
     def _get_batch(self, ids: Sequence[str]) -> Iterable[Entry[Message]]:
-        return self._read_batch(self._send_batch(ids))
+        return self._fetch_batch(ids)
 
     def _send_batch(self, ids: Sequence[str]) -> _Sent | None:
         """Send the ``UID FETCH`` of a batch (``None`` when no id names a message here)."""
