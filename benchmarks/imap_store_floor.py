@@ -117,11 +117,18 @@ def batches_and_writer(bed: imap_mirror.Bed, messages: int) -> float:
         start = time.perf_counter()
         db = new_database(directory)
         handed: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
+        failed: list[BaseException] = []
 
         def write() -> None:
+            # after a failure (a full disk) the writer keeps taking answers without
+            # writing them, so that the reader never blocks on a full queue
             written = 0
             while (answer := handed.get()) is not None:
-                written = insert(db, answer, written)
+                if not failed:
+                    try:
+                        written = insert(db, answer, written)
+                    except BaseException as exc:
+                        failed.append(exc)
 
         writer = threading.Thread(target=write, name="writer")
         writer.start()
@@ -136,6 +143,8 @@ def batches_and_writer(bed: imap_mirror.Bed, messages: int) -> float:
             handed.put(None)
             writer.join()
         db.close()
+        if failed:
+            raise failed[0]
         return time.perf_counter() - start
 
 
