@@ -1406,7 +1406,8 @@ class DavCollection(Collection[Item]):
                 )
             rows = merge.execute("SELECT href, etag FROM refs WHERE etag IS NOT NULL")
             refs = spill_refs(ItemRef(href, etag) for href, etag in rows)
-            rows = merge.execute("SELECT href FROM refs WHERE etag IS NULL")
+            # sorted, as one page's are (the primary key's order: the sort is free)
+            rows = merge.execute("SELECT href FROM refs WHERE etag IS NULL ORDER BY href")
             return refs, [href for (href,) in rows], last.token
         finally:
             merge.close()

@@ -272,6 +272,49 @@ def test_a_long_truncated_sync_report_is_merged_out_of_memory(
     assert changes.state == "sync:t3"
 
 
+def test_an_incremental_truncated_sync_report_merges_deletes(
+    scripted: HTTPSServer, caldav: CalDAVBackend
+) -> None:
+    """From a token, the pages' deletes are merged too: a later page's change brings
+    back an href an earlier page deleted, a later delete wins over an earlier change,
+    and the deleted hrefs come out sorted, as from one page."""
+    scripted.route("PROPFIND", "/p/h/c/", multistatus(CAL))
+    gone = "<d:status>HTTP/1.1 404 Not Found</d:status>"
+    truncated = (
+        "<d:response><d:href>/p/h/c/</d:href>"
+        "<d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>"
+    )
+
+    def deleted(name: str) -> str:
+        return f"<d:response><d:href>/p/h/c/{name}.ics</d:href>{gone}</d:response>"
+
+    pages = {
+        "t0": multistatus(
+            deleted("z"),
+            deleted("back"),
+            prop_response("/p/h/c/later-gone.ics", '<d:getetag>"1"</d:getetag>'),
+            truncated,
+            extra="<d:sync-token>t1</d:sync-token>",
+        ),
+        "t1": multistatus(
+            prop_response("/p/h/c/back.ics", '<d:getetag>"2"</d:getetag>'),
+            deleted("later-gone"),
+            deleted("a"),
+            extra="<d:sync-token>t2</d:sync-token>",
+        ),
+    }
+
+    def sync(request: Request) -> Response:
+        return pages[request.text.split("<D:sync-token>")[1].split("<")[0]]
+
+    scripted.route("REPORT", "/p/h/c/", sync)
+    changes = caldav.collection("/p/h/c/").changes("sync:t0")
+    assert not changes.full
+    assert [(r.id, r.version) for r in changes.changed] == [("/p/h/c/back.ics", '"2"')]
+    assert list(changes.deleted) == ["/p/h/c/a.ics", "/p/h/c/later-gone.ics", "/p/h/c/z.ics"]
+    assert changes.state == "sync:t2"
+
+
 def test_directory_gateway(scripted: HTTPSServer, test_ca: TestCA) -> None:
     """The principal's directory-gateway is the directory; a search is one
     addressbook-query with a text-match and a limit."""
