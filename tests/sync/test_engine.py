@@ -246,6 +246,25 @@ def test_a_suddenly_empty_side_stops_the_sync(world: World) -> None:
     assert len(world.subjects(Side.LOCAL)) == 3
 
 
+@pytest.mark.parametrize("deleted", [2, 3])
+def test_deletes_reported_one_by_one_below_the_minimum_need_no_confirmation(
+    world: World, deleted: int
+) -> None:
+    """Deletes a side reports one by one (an incremental listing) are someone's deliberate
+    deletes: below the guard's minimum they go through, even the last item of a side.
+    Only a full listing with nothing in it (a collection recreated empty, a wiped
+    mailbox) counts as a side suddenly empty."""
+    for n in range(3):
+        world.remote.create(Task.new(f"task {n}"))
+    world.sync()
+    for n in range(deleted):
+        world.delete(Side.REMOTE, f"task {n}")
+    report = world.sync()
+    assert report.plan.full == set()
+    assert report.deleted[Side.LOCAL] == deleted
+    assert world.subjects(Side.LOCAL) == world.subjects(Side.REMOTE)
+
+
 class Offline(MemoryCollection):
     """A remote that cannot be reached (a fault injected on purpose)."""
 
