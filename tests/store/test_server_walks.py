@@ -40,8 +40,7 @@ from openprotocols.backends.caldav import CalDAVBackend
 from openprotocols.backends.carddav import CardDAVBackend
 from openprotocols.backends.imap import IMAPBackend
 from openprotocols.errors import MassChangeError
-from openprotocols.model import Account, AccountOptions, Endpoint, FolderKind, Message
-from openprotocols.network import Network
+from openprotocols.model import FolderKind, Message
 from openprotocols.store import Binding, LocalStore
 from openprotocols.sync import Guard, Side, SyncReport
 from openprotocols.testing.servers import (
@@ -62,6 +61,7 @@ from .test_servers import (
     edit_flags,
     edit_locally,
     expire_remote_state,
+    imap_mailbox,
     mail,
     mid,
     titles,
@@ -167,6 +167,19 @@ class Walk:
             self.store.restore(newest[uid])
         self.sync()
         assert len(titles(self.binding)) == min(3, len(held))
+
+    def steps(
+        self, steps: dict[str, Callable[[], bool]], wipe: Callable[[], None]
+    ) -> dict[str, Callable[[], bool]]:
+        """``steps``, and in half the walks a step that wipes the server with ``wipe``
+        (:meth:`wipe_and_restore`; it leaves three items, so it is not in every walk)."""
+
+        def wiped() -> bool:
+            if titles(self.binding):
+                self.wipe_and_restore(wipe)
+            return False
+
+        return steps | {"wiped": wiped} if self.rng.random() < 0.5 else steps
 
     def run(self, steps: dict[str, Callable[[], bool]]) -> None:
         """``STEPS`` random steps; a step returns whether it changed only what does
@@ -333,24 +346,20 @@ def _dav_steps(
         expire_remote_state(store, FOLDER)
         return local_changes() if walk.rng.random() < 0.5 else server_changes()
 
-    def wiped() -> bool:
-        def wipe() -> None:
-            for resource in resources().values():
-                other.delete(resource.href, resource.etag)
+    def wipe() -> None:
+        for resource in resources().values():
+            other.delete(resource.href, resource.etag)
 
-        if titles(binding):
-            walk.wipe_and_restore(wipe)
-        return False
-
-    steps = {
-        "local changes": local_changes,
-        "server changes": server_changes,
-        "both sides": both_sides,
-        "churn": churn,
-        "expired token": expired_token,
-    }
-    # the wipe is rare: it leaves three items
-    return steps | {"wiped": wiped} if walk.rng.random() < 0.5 else steps
+    return walk.steps(
+        {
+            "local changes": local_changes,
+            "server changes": server_changes,
+            "both sides": both_sides,
+            "churn": churn,
+            "expired token": expired_token,
+        },
+        wipe,
+    )
 
 
 # -- IMAP ---------------------------------------------------------------------------------
@@ -358,19 +367,8 @@ def _dav_steps(
 
 @pytest.fixture
 def imap_walk(dovecot: DovecotServer, test_ca: TestCA) -> Iterator[tuple[IMAPBackend, OtherImap]]:
-    endpoint = Endpoint(protocol="imap", host="127.0.0.1", port=dovecot.imaps_port,
-                        security="ssl", username="alice", password="secret")  # fmt: skip
-    options = AccountOptions(download_entire_messages=True)
-    account = Account(email="alice@example.test", endpoints=[endpoint], options=options)
-    backend = IMAPBackend(account, network=Network(ca_bundle=test_ca.ca_pem_bytes))
-    backend.open()
-    name = unique("walk")
-    backend.create_folder(name, FolderKind.MAIL)
-    client = dovecot.imap_client("alice", security="tls")
-    yield backend, OtherImap(client, name)
-    client.logout()
-    backend.delete_folder(name)
-    backend.close()
+    with imap_mailbox(dovecot, test_ca, whole=True) as found:
+        yield found
 
 
 FLAGS = ("\\Seen", "\\Flagged", "\\Answered", "$Label1")
@@ -459,20 +457,17 @@ def _imap_steps(walk: Walk, other: OtherImap) -> dict[str, Callable[[], bool]]:
         other.recreate()
         return False
 
-    def wiped() -> bool:
-        def wipe() -> None:
-            for key in other.messages():
-                other.expunge(key)
+    def wipe() -> None:
+        for key in other.messages():
+            other.expunge(key)
 
-        if titles(binding):
-            walk.wipe_and_restore(wipe)
-        return False
-
-    steps = {
-        "local changes": local_changes,
-        "server changes": server_changes,
-        "both sides": both_sides,
-        "churn": churn,
-        "recreated": recreated,
-    }
-    return steps | {"wiped": wiped} if walk.rng.random() < 0.5 else steps
+    return walk.steps(
+        {
+            "local changes": local_changes,
+            "server changes": server_changes,
+            "both sides": both_sides,
+            "churn": churn,
+            "recreated": recreated,
+        },
+        wipe,
+    )

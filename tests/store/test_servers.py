@@ -12,6 +12,7 @@ deletions; and quiet syncs that write nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -355,19 +356,31 @@ def imap(
     dovecot: DovecotServer, test_ca: TestCA, request: pytest.FixtureRequest
 ) -> Iterator[tuple[IMAPBackend, OtherImap]]:
     """The backend downloads headers only (the default) or whole messages."""
+    with imap_mailbox(dovecot, test_ca, whole=request.param == "whole") as found:
+        yield found
+
+
+@contextlib.contextmanager
+def imap_mailbox(
+    dovecot: DovecotServer, test_ca: TestCA, *, whole: bool
+) -> Iterator[tuple[IMAPBackend, OtherImap]]:
+    """A new mailbox on Dovecot, the backend (whole messages or headers only) and
+    another client on it."""
     endpoint = Endpoint(protocol="imap", host="127.0.0.1", port=dovecot.imaps_port,
                         security="ssl", username="alice", password="secret")  # fmt: skip
-    options = AccountOptions(download_entire_messages=request.param == "whole")
+    options = AccountOptions(download_entire_messages=whole)
     account = Account(email="alice@example.test", endpoints=[endpoint], options=options)
     backend = IMAPBackend(account, network=Network(ca_bundle=test_ca.ca_pem_bytes))
     backend.open()
     name = unique("bind")
     backend.create_folder(name, FolderKind.MAIL)
     client = dovecot.imap_client("alice", security="tls")
-    yield backend, OtherImap(client, name)
-    client.logout()
-    backend.delete_folder(name)
-    backend.close()
+    try:
+        yield backend, OtherImap(client, name)
+    finally:
+        client.logout()
+        backend.delete_folder(name)
+        backend.close()
 
 
 def test_imap_binding_end_to_end(
