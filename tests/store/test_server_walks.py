@@ -241,6 +241,8 @@ def test_dav_random_walk(
         try:
             walk = _dav_walk(random.Random(seed), store, backend, other, folder.id, spec)
             try:
+                walk.sync(quiet_after=True)
+                assert len(titles(walk.binding)) == ITEMS
                 walk.run(_dav_steps(walk, store, other, folder.id, spec))
             except BaseException as exc:
                 exc.add_note(f"seed {seed} (OPENPROTOCOLS_WALK_SEED); steps {walk.log}")
@@ -266,10 +268,7 @@ def _dav_walk(
     def server() -> dict[str, str]:
         return {uid: r.title for uid, r in other.resources(href, spec.content_type).items()}
 
-    walk = Walk(rng, store, binding, server, _title)
-    walk.sync(quiet_after=True)
-    assert len(titles(binding)) == ITEMS
-    return walk
+    return Walk(rng, store, binding, server, _title)
 
 
 def _dav_steps(
